@@ -1,0 +1,26 @@
+"""Numbered evidence: the verbatim excerpts the model is shown and the basis cites."""
+
+from __future__ import annotations
+
+import dataclasses
+from urllib.parse import urlsplit
+
+
+@dataclasses.dataclass(frozen=True)
+class Evidence:
+    number: int  # the `[n]` marker that cites it
+    url: str
+    title: str
+    text: str  # a verbatim substring of `page_text`
+    page_text: str
+
+    @property
+    def source_key(self) -> str:
+        """Pages of one site count as one source when agreement is counted."""
+        parts = urlsplit(self.url)
+        return parts.netloc or parts.path.rsplit("/", 1)[0] or self.url
+
+
+def verbatim(excerpt: str, page_text: str) -> bool:
+    """Every excerpt we emit must pass this; an excerpt that fails it is dropped."""
+    return bool(excerpt.strip()) and excerpt in page_text

@@ -1,0 +1,71 @@
+"""Plan searches from the question and, in later rounds, from what the evidence revealed.
+
+The embedded model is too weak to plan a second hop, so leads come from the evidence
+itself: named entities and titles that the best passages mention but the question
+does not, searched together with the question's words the evidence still lacks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+from deepcite.research.text import content_words
+
+# Runs of capitalised words (allowing a few joiners and numbers): "Super Bowl 50", "University of Chicago".
+_ENTITY = re.compile(
+    r"\b[A-Z][\w'’.-]*(?:\s+(?:(?:of|the|de|du|von|van|and|for|on)\s+)?(?:[A-Z][\w'’.-]*|\d+))*"
+)
+_SENTENCE_START_WORDS = {"The", "A", "An", "In", "On", "At", "It", "He", "She", "They", "This", "That",
+                         "These", "Those", "His", "Her", "Its", "Their", "There", "After", "Before",
+                         "During", "When", "While", "However", "Although", "As", "By", "For", "From",
+                         "Since", "With", "Following", "According", "Some", "Many", "Most", "Other"}
+
+
+def entities(text: str) -> list[str]:
+    """Named-entity-like phrases in order of appearance, without a leading function word."""
+    found = []
+    for match in _ENTITY.finditer(text):
+        words = match.group().split()
+        while words and words[0] in _SENTENCE_START_WORDS:
+            words = words[1:]
+        phrase = " ".join(words).strip(".,;:'’-")
+        if len(phrase) > 2:
+            found.append(phrase)
+    return found
+
+
+def first_queries(search_text: str, count: int) -> list[str]:
+    """The question itself, its keywords, then each entity it names with the other keywords."""
+    keywords = content_words(search_text)
+    queries = [search_text]
+    if keywords:
+        queries.append(" ".join(dict.fromkeys(keywords)))
+    for entity in dict.fromkeys(entities(search_text)):
+        rest = [w for w in keywords if w not in set(content_words(entity))]
+        queries.append(f'"{entity}" ' + " ".join(rest[:4]))
+    return list(dict.fromkeys(q for q in queries if q.strip()))[:count]
+
+
+def follow_up_queries(
+    question: str, passages: Sequence[str], known: set[str], count: int
+) -> list[tuple[str, str]]:
+    """Leads from the best passages: (entity, query) pairs for entities not yet searched.
+
+    An entity mentioned in the passages that answer part of the question is the bridge
+    to the part they do not answer; it is searched with the question's missing words.
+    """
+    asked = {w.lower() for w in entities(question)} | {w.lower() for w in known}
+    question_words = set(content_words(question))
+    seen_words = set(content_words(" ".join(passages)))
+    gaps = [w for w in dict.fromkeys(content_words(question)) if w not in seen_words]
+    scores: Counter[str] = Counter()
+    for rank, passage in enumerate(passages):
+        for entity in entities(passage):
+            words = set(content_words(entity))
+            if entity.lower() in asked or not words or words <= question_words:
+                continue
+            scores[entity] += 1.0 / (rank + 1)
+    leads = [entity for entity, _ in scores.most_common(count)]
+    return [(entity, f'"{entity}" ' + " ".join(gaps[:4])) for entity in leads]

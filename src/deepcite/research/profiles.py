@@ -1,0 +1,55 @@
+"""Each model's research budget: how many queries, pages, rounds and seconds it may spend."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class ResearchProfile:
+    name: str
+    description: str
+    queries: int  # search queries per round
+    hits_per_query: int  # passages asked of each provider per query
+    pages: int  # pages read in full (fetched or taken from the index) per round
+    rounds: int  # research rounds; more than one follows leads found in earlier rounds
+    evidence_tokens: int  # prompt budget for the numbered evidence
+    evidence_passages: int  # at most this many passages shown to the model
+    answer_tokens: int  # most tokens the model may write
+    time_budget: float  # seconds for the research before writing begins
+    cross_check: bool  # count independent sources agreeing before saying "high"
+
+
+PROFILES: dict[str, ResearchProfile] = {
+    p.name: p
+    for p in (
+        ResearchProfile(
+            name="speed",
+            description="One search, answer from the best snippets, streamed at once.",
+            queries=1, hits_per_query=8, pages=0, rounds=1,
+            evidence_tokens=220, evidence_passages=3, answer_tokens=96,
+            time_budget=0.5, cross_check=False,
+        ),
+        ResearchProfile(
+            name="lite",
+            description="A few queries, the best pages read, answer with basis.",
+            queries=3, hits_per_query=8, pages=4, rounds=1,
+            evidence_tokens=420, evidence_passages=4, answer_tokens=128,
+            time_budget=2.5, cross_check=False,
+        ),
+        ResearchProfile(
+            name="base",
+            description="Several queries, more pages, cross-checked across sources.",
+            queries=5, hits_per_query=10, pages=8, rounds=1,
+            evidence_tokens=600, evidence_passages=5, answer_tokens=160,
+            time_budget=5.0, cross_check=True,
+        ),
+        ResearchProfile(
+            name="core",
+            description="Iterative multi-hop research following the leads each round reveals.",
+            queries=5, hits_per_query=10, pages=8, rounds=3,
+            evidence_tokens=800, evidence_passages=6, answer_tokens=200,
+            time_budget=15.0, cross_check=True,
+        ),
+    )
+}
