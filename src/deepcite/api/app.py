@@ -1,0 +1,117 @@
+"""The HTTP edge, assembled explicitly from its parts: `create_app(settings, engine, key_store)`.
+
+Routes: chat completions (also at `/chat/completions` and `/v1beta/chat/completions`),
+models, health, Prometheus metrics and the playground page. Chat and models routes
+are guarded: an API key when any is configured, then the rate limit.
+"""
+
+# No `from __future__ import annotations`: FastAPI must see the local `GuardedCaller` alias.
+
+import time
+from importlib import resources
+from typing import Annotated, Any
+
+import pydantic
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+
+from deepcite.api.auth import Authenticator, Caller
+from deepcite.api.body import read_json_body
+from deepcite.api.chat import ChatCompletions
+from deepcite.api.errors import install_error_handlers, validation_error
+from deepcite.api.metrics import ApiMetrics, MetricsMiddleware
+from deepcite.api.ratelimit import STATE_KEY, RateLimitHeadersMiddleware, RequestRateLimiter
+from deepcite.api.schemas import ChatCompletionRequest, model_not_found, to_research_request
+from deepcite.api.service import ResearchService
+from deepcite.config import Settings
+from deepcite.errors import InvalidRequestError
+from deepcite.store.keys import KeyStore
+
+CHAT_PATHS = ("/v1/chat/completions", "/chat/completions", "/v1beta/chat/completions")
+
+
+def playground_html() -> str:
+    return resources.files("deepcite.api").joinpath("static/index.html").read_text(encoding="utf-8")
+
+
+def _model_card(model: str, created: int) -> dict[str, Any]:
+    return {"id": model, "object": "model", "created": created, "owned_by": "deepcite"}
+
+
+def create_app(
+    settings: Settings,
+    engine: ResearchService,
+    key_store: KeyStore,
+    *,
+    heartbeat_seconds: float = 5.0,
+) -> FastAPI:
+    metrics = ApiMetrics()
+    authenticator = Authenticator(settings, key_store)
+    limiter = RequestRateLimiter.from_settings(settings)
+    chat = ChatCompletions(engine, metrics, heartbeat_seconds=heartbeat_seconds)
+    page = playground_html()
+    started = int(time.time())
+
+    async def guard(request: Request) -> Caller:
+        caller = await authenticator.authenticate(request)
+        status = await limiter.hit(caller.identity)
+        setattr(request.state, STATE_KEY, status)  # RateLimitHeadersMiddleware puts it on the response
+        if not status.allowed:
+            raise status.refusal()
+        return caller
+
+    GuardedCaller = Annotated[Caller, Depends(guard)]
+    guarded = APIRouter()
+
+    async def chat_completions(request: Request, caller: GuardedCaller) -> Response:
+        data = await read_json_body(request, settings.max_body_bytes)
+        if not isinstance(data, dict):
+            raise InvalidRequestError("The request body must be a JSON object.")
+        try:
+            parsed = ChatCompletionRequest.model_validate(data)
+        except pydantic.ValidationError as exc:
+            raise validation_error(exc.errors()) from exc
+        research = to_research_request(parsed, engine.models)
+        return await chat.respond(research, stream=bool(parsed.stream))
+
+    for path in CHAT_PATHS:
+        guarded.add_api_route(
+            path,
+            chat_completions,
+            methods=["POST"],
+            include_in_schema=path == CHAT_PATHS[0],
+            summary="Create a researched chat completion",
+        )
+
+    @guarded.get("/v1/models")
+    async def list_models(caller: GuardedCaller) -> dict[str, Any]:
+        return {"object": "list", "data": [_model_card(m, started) for m in engine.models]}
+
+    @guarded.get("/v1/models/{model_id}")
+    async def retrieve_model(model_id: str, caller: GuardedCaller) -> dict[str, Any]:
+        if model_id not in engine.models:
+            raise model_not_found(model_id)
+        return _model_card(model_id, started)
+
+    app = FastAPI(title="deepcite", docs_url=None, redoc_url=None)
+    app.include_router(guarded)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "models": list(engine.models)}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    @app.get("/", include_in_schema=False)
+    async def playground() -> HTMLResponse:
+        return HTMLResponse(page)
+
+    # Innermost first: error rendering, then rate-limit headers, then metrics outermost.
+    install_error_handlers(app)
+    app.add_middleware(RateLimitHeadersMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.state.metrics = metrics
+    app.state.rate_limiter = limiter
+    return app

