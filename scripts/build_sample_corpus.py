@@ -16,9 +16,7 @@ import json
 from pathlib import Path
 from urllib.parse import quote
 
-DEFAULT_OUTPUT = (
-    Path(__file__).resolve().parent.parent / "src" / "deepcite" / "data" / "sample_corpus.jsonl.gz"
-)
+DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "src" / "deepcite" / "data" / "sample_corpus.jsonl.gz"
 
 
 def article_records(squad: dict[str, object]) -> list[dict[str, str]]:

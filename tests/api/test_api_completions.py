@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+
 import pytest
 from api_harness import ANSWER, SOURCE, MakeApp, answer_script, chat_body
 
 from deepcite.errors import UpstreamError
 from deepcite.research.basis import Citation, FieldBasis
 from deepcite.research.events import Basis, Done, TextDelta
+
 
 async def test_completion_has_openai_shape_with_basis(make_app: MakeApp) -> None:
     async with make_app().client() as client:

@@ -25,9 +25,7 @@ def test_html_keeps_the_article_and_drops_the_boilerplate() -> None:
 
 
 def test_html_charset_from_the_header_or_the_page() -> None:
-    latin1 = (
-        "<html><head><title>Café</title></head><body><p>Crème brûlée à la carte, naïve.</p></body></html>"
-    )
+    latin1 = "<html><head><title>Café</title></head><body><p>Crème brûlée à la carte, naïve.</p></body></html>"
     page = extract_page(latin1.encode("latin-1"), "text/html; charset=ISO-8859-1", "https://example.org/")
     assert page.title == "Café" and "Crème brûlée à la carte, naïve." in page.text
     declared = latin1.replace("<head>", '<head><meta charset="iso-8859-1">')
@@ -37,8 +35,7 @@ def test_html_charset_from_the_header_or_the_page() -> None:
 
 def test_html_without_main_content_falls_back_to_its_visible_text() -> None:
     markup = (
-        b"<html><head><title>Contact</title><style>p {}</style></head>"
-        b"<body><footer>Call 555-0100.</footer></body></html>"
+        b"<html><head><title>Contact</title><style>p {}</style></head><body><footer>Call 555-0100.</footer></body></html>"
     )
     page = extract_page(markup, "text/html", "https://example.org/contact")
     assert page == extract_page(markup, "application/xhtml+xml", "https://example.org/contact")

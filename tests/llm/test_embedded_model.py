@@ -158,20 +158,29 @@ async def test_prompt_longer_than_the_context_is_refused(embedded_model: Embedde
     assert caught.value.code == "context_length_exceeded"
 
 
+def fresh_system_prompt() -> str:
+    # The nonce at the front defeats any prefix an earlier test left in the cache.
+    return f"Session {time.monotonic_ns()}. {LONG_SYSTEM_PROMPT}"
+
+
+# Timings take the best of a few tries: other processes share the CPU cores.
+TRIES = 3
+
+
 async def test_shared_system_prompt_is_not_evaluated_again(embedded_model: EmbeddedModel) -> None:
-    # A fresh system prompt (the nonce defeats any earlier cache) costs its full
-    # evaluation; a second request with the same system prompt and another
-    # question reuses the cached prefix.
-    system = f"Session {time.monotonic_ns()}. {LONG_SYSTEM_PROMPT}"
-    cold = await time_to_first_token(embedded_model, ask("Who built the Eiffel Tower?", system))
-    warm = await time_to_first_token(embedded_model, ask("When did the Berlin Wall fall?", system))
-    assert warm < cold / 2, (cold, warm)
+    colds, warms = [], []
+    for _ in range(TRIES):
+        system = fresh_system_prompt()
+        colds.append(await time_to_first_token(embedded_model, ask("Who built the Eiffel Tower?", system)))
+        warms.append(await time_to_first_token(embedded_model, ask("When did the Berlin Wall fall?", system)))
+    assert min(warms) < min(colds) / 2, (colds, warms)
 
 
 async def test_warm_up_evaluates_the_system_prompt_ahead(embedded_model: EmbeddedModel) -> None:
-    system = f"Session {time.monotonic_ns()}. {LONG_SYSTEM_PROMPT}"
-    await embedded_model.warm_up(system)
-    started = time.perf_counter()
-    ttft = await time_to_first_token(embedded_model, ask("Who wrote Hamlet?", system))
-    cold = await time_to_first_token(embedded_model, ask("Who wrote Hamlet?", "x" + system))
-    assert ttft < cold / 2, (cold, ttft, time.perf_counter() - started)
+    colds, warms = [], []
+    for _ in range(TRIES):
+        colds.append(await time_to_first_token(embedded_model, ask("Who wrote Hamlet?", fresh_system_prompt())))
+        system = fresh_system_prompt()
+        await embedded_model.warm_up(system)
+        warms.append(await time_to_first_token(embedded_model, ask("Who wrote Hamlet?", system)))
+    assert min(warms) < min(colds) / 2, (colds, warms)

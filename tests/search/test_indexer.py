@@ -66,9 +66,7 @@ async def test_bad_paths_are_reported_not_raised(index: LocalIndex, tmp_path: Pa
     (tmp_path / "empty.txt").write_text("   \n")
     (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     (tmp_path / "good.txt").write_text(TERNS)
-    sources = [
-        str(tmp_path / name) for name in ("missing.html", "photo.png", "empty.txt", "broken.pdf", "good.txt")
-    ]
+    sources = [str(tmp_path / name) for name in ("missing.html", "photo.png", "empty.txt", "broken.pdf", "good.txt")]
 
     report = await index_sources(index, sources)
 
@@ -93,9 +91,7 @@ async def test_jsonl_records_and_their_errors(index: LocalIndex, tmp_path: Path)
     plain.write_text("\n".join(lines) + "\n")
     packed = tmp_path / "more.jsonl.gz"
     with gzip.open(packed, "wt") as out:
-        out.write(
-            json.dumps({"url": "https://example.org/gannets", "title": "Gannets", "text": GANNETS}) + "\n"
-        )
+        out.write(json.dumps({"url": "https://example.org/gannets", "title": "Gannets", "text": GANNETS}) + "\n")
 
     report = await index_sources(index, [str(plain), str(packed)])
 
@@ -109,15 +105,11 @@ async def test_jsonl_records_and_their_errors(index: LocalIndex, tmp_path: Path)
 async def test_urls_and_sitemaps_are_fetched(index: LocalIndex, site: Site) -> None:
     terns = site.add("/birds/terns", article_html("Arctic Terns", [TERNS]))
     puffins = site.add("/birds/puffins.txt", PUFFINS, "text/plain; charset=utf-8")
-    survey = site.add(
-        "/survey.pdf", make_pdf("Gannet numbers rose by a tenth.", "Gannet Survey"), "application/pdf"
-    )
+    survey = site.add("/survey.pdf", make_pdf("Gannet numbers rose by a tenth.", "Gannet Survey"), "application/pdf")
     site.redirect("/old/gannets", "/birds/gannets")
     gannets = site.add("/birds/gannets", article_html("Northern Gannets", [GANNETS]))
     site.add("/image.png", b"\x89PNG\r\n\x1a\n", "image/png")
-    urlset = "".join(
-        f"<url><loc>{u}</loc></url>" for u in (terns, puffins, survey, site.url("/missing"), terns)
-    )
+    urlset = "".join(f"<url><loc>{u}</loc></url>" for u in (terns, puffins, survey, site.url("/missing"), terns))
     site.add(
         "/sitemap-birds.xml",
         f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urlset}</urlset>',

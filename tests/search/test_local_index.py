@@ -73,9 +73,7 @@ def test_is_a_search_provider(index: LocalIndex) -> None:
 
 
 @pytest.mark.parametrize(("question", "title", "answer"), SQUAD_QUESTIONS)
-async def test_squad_questions_find_their_article(
-    sample_index: LocalIndex, question: str, title: str, answer: str
-) -> None:
+async def test_squad_questions_find_their_article(sample_index: LocalIndex, question: str, title: str, answer: str) -> None:
     hits = await sample_index.search(question, limit=5)
     assert hits[0].title == title
     assert hits[0].url == "https://en.wikipedia.org/wiki/" + title.replace(" ", "_")

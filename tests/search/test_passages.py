@@ -6,10 +6,7 @@ from deepcite.search.passages import MAX_WORDS, MIN_WORDS, split_passages
 
 
 def _sentence(rng: random.Random) -> str:
-    words = [
-        rng.choice(["tern", "colony", "island", "survey", "2023", "pairs", "north", "café"])
-        for _ in range(12)
-    ]
+    words = [rng.choice(["tern", "colony", "island", "survey", "2023", "pairs", "north", "café"]) for _ in range(12)]
     return " ".join(words).capitalize() + rng.choice([".", "!", "?", "."])
 
 

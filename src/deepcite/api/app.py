@@ -11,20 +11,18 @@ import time
 from importlib import resources
 from typing import Annotated, Any
 
-import pydantic
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
 from deepcite.api.auth import Authenticator, Caller
 from deepcite.api.body import read_json_body
 from deepcite.api.chat import ChatCompletions
-from deepcite.api.errors import install_error_handlers, validation_error
+from deepcite.api.errors import install_error_handlers
 from deepcite.api.metrics import ApiMetrics, MetricsMiddleware
 from deepcite.api.ratelimit import STATE_KEY, RateLimitHeadersMiddleware, RequestRateLimiter
-from deepcite.api.schemas import ChatCompletionRequest, model_not_found, to_research_request
+from deepcite.api.schemas import model_not_found, parse_chat_request, to_research_request
 from deepcite.api.service import ResearchService
 from deepcite.config import Settings
-from deepcite.errors import InvalidRequestError
 from deepcite.store.keys import KeyStore
 
 CHAT_PATHS = ("/v1/chat/completions", "/chat/completions", "/v1beta/chat/completions")
@@ -64,13 +62,7 @@ def create_app(
     guarded = APIRouter()
 
     async def chat_completions(request: Request, caller: GuardedCaller) -> Response:
-        data = await read_json_body(request, settings.max_body_bytes)
-        if not isinstance(data, dict):
-            raise InvalidRequestError("The request body must be a JSON object.")
-        try:
-            parsed = ChatCompletionRequest.model_validate(data)
-        except pydantic.ValidationError as exc:
-            raise validation_error(exc.errors()) from exc
+        parsed = parse_chat_request(await read_json_body(request, settings.max_body_bytes))
         research = to_research_request(parsed, engine.models)
         return await chat.respond(research, stream=bool(parsed.stream))
 

@@ -2,7 +2,8 @@
 
 Accepted keys are those of `settings.api_keys` and the active keys of the `KeyStore`.
 With no key configured at all the server is open (the CLI only allows that on
-loopback); keys created while the server runs close it at once.
+loopback); keys created while the server runs close it at once, and revoking them
+all does not open it again.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ class Caller:
 
 
 def auth_required(settings: Settings, key_store: KeyStore) -> bool:
-    """True when any key is configured, so requests without a valid key are refused."""
-    return bool(settings.api_key_list) or key_store.has_active_keys()
+    """True when any key is configured (or was: revoked store keys count), so requests
+    without a valid key are refused."""
+    return bool(settings.api_key_list) or key_store.has_keys()
 
 
 def presented_key(connection: HTTPConnection) -> str | None:

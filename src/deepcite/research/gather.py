@@ -25,8 +25,11 @@ from deepcite.search.passages import split_passages
 
 
 class ReadPage(Protocol):
-    title: str
-    text: str
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
 
 
 class PageReader(Protocol):

@@ -35,7 +35,7 @@ EMBEDDING_WEIGHT = 1.0
 BM25_K1 = 1.2
 BM25_B = 0.75
 SHINGLE_SIZE = 3
-DUPLICATE_JACCARD = 0.8
+DUPLICATE_SHINGLES = 0.8
 DUPLICATE_COSINE = 0.95
 # Below this many free tokens, a trimmed excerpt would be too short to help.
 MIN_EXCERPT_TOKENS = 24
@@ -265,7 +265,9 @@ def _near_duplicate(a: Candidate, b: Candidate, lexical: _Lexical, vectors: Vect
     if a.url == b.url and _overlap(a, b):
         return True
     sa, sb = lexical.shingles[i], lexical.shingles[j]
-    if len(sa & sb) > DUPLICATE_JACCARD * len(sa | sb):
+    # Overlap over the smaller set rather than Jaccard's union: a passage that
+    # mostly sits inside another (a snippet of a mirrored page) is a copy too.
+    if len(sa & sb) > DUPLICATE_SHINGLES * min(len(sa), len(sb)):
         return True
     return float(np.dot(vectors[i], vectors[j])) > DUPLICATE_COSINE
 

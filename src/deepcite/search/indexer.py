@@ -82,7 +82,7 @@ async def seed_sample_corpus(index: LocalIndex) -> IndexReport | None:
     """Fill an empty index with the bundled sample corpus; None when the index already has pages."""
     if not await index.is_empty():
         return None
-    corpus = importlib.resources.files("deepcite").joinpath("data", SAMPLE_CORPUS)
+    corpus = importlib.resources.files("deepcite") / "data" / SAMPLE_CORPUS
     with importlib.resources.as_file(corpus) as path:
         return await index_sources(index, [str(path)])
 
@@ -134,7 +134,5 @@ async def _http_client(http: httpx.AsyncClient | None) -> AsyncIterator[httpx.As
     if http is not None:
         yield http
         return
-    async with httpx.AsyncClient(
-        follow_redirects=True, timeout=HTTP_TIMEOUT, headers={"user-agent": USER_AGENT}
-    ) as client:
+    async with httpx.AsyncClient(follow_redirects=True, timeout=HTTP_TIMEOUT, headers={"user-agent": USER_AGENT}) as client:
         yield client

@@ -227,24 +227,22 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 def _upsert(db: sqlite3.Connection, url: str, title: str, text: str, source: str) -> UpsertOutcome:
     digest = content_hash(title, text)
-    passages = split_passages(text)
-    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     with _transaction(db):
         row = db.execute("SELECT id, content_hash FROM documents WHERE url = ?", (url,)).fetchone()
         if row is not None and row[1] == digest:
             return "unchanged"
+        passages = split_passages(text)
+        now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         if row is None:
             document_id = db.execute(
-                "INSERT INTO documents (url, title, text, content_hash, source, indexed_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO documents (url, title, text, content_hash, source, indexed_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (url, title, text, digest, source, now),
             ).lastrowid
         else:
             document_id = row[0]
             _delete_passages(db, document_id)
             db.execute(
-                "UPDATE documents SET title = ?, text = ?, content_hash = ?, source = ?, indexed_at = ?"
-                " WHERE id = ?",
+                "UPDATE documents SET title = ?, text = ?, content_hash = ?, source = ?, indexed_at = ? WHERE id = ?",
                 (title, text, digest, source, now, document_id),
             )
         for passage in passages:
@@ -276,9 +274,7 @@ def _delete_passages(db: sqlite3.Connection, document_id: int) -> None:
         " WHERE p.document_id = ?",
         (document_id,),
     ).fetchall()
-    db.executemany(
-        "INSERT INTO passages_fts (passages_fts, rowid, title, text) VALUES ('delete', ?, ?, ?)", rows
-    )
+    db.executemany("INSERT INTO passages_fts (passages_fts, rowid, title, text) VALUES ('delete', ?, ?, ?)", rows)
     db.execute("DELETE FROM passages WHERE document_id = ?", (document_id,))
 
 

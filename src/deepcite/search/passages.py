@@ -55,9 +55,7 @@ def split_passages(text: str, *, min_words: int = MIN_WORDS, max_words: int = MA
             chunks.append(paragraph)
         else:
             chunks.extend(_split_paragraph(text, paragraph, max_words))
-    return [
-        Passage(s.start, s.end, text[s.start : s.end]) for s in _merge_small(chunks, min_words, max_words)
-    ]
+    return [Passage(s.start, s.end, text[s.start : s.end]) for s in _merge_small(chunks, min_words, max_words)]
 
 
 def _weight(text: str, start: int, end: int) -> int:

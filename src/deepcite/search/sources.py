@@ -119,9 +119,7 @@ async def plan_sources(sources: list[str], http: httpx.AsyncClient) -> SourcePla
     return plan
 
 
-async def load_target(
-    target: Target, http: httpx.AsyncClient
-) -> AsyncIterator[SourceDocument | SourceFailure]:
+async def load_target(target: Target, http: httpx.AsyncClient) -> AsyncIterator[SourceDocument | SourceFailure]:
     """The documents of one target, or a failure in place of each one that could not be read."""
     if isinstance(target, JsonlTarget):
         async for item in _load_jsonl(target):
@@ -158,9 +156,7 @@ def file_url(path: Path) -> str:
     return path.resolve().as_uri()
 
 
-async def _plan_url(
-    plan: SourcePlan, url: str, source: str, http: httpx.AsyncClient, seen: set[str], *, depth: int
-) -> None:
+async def _plan_url(plan: SourcePlan, url: str, source: str, http: httpx.AsyncClient, seen: set[str], *, depth: int) -> None:
     if url in seen:
         return
     seen.add(url)
@@ -244,9 +240,7 @@ def _plan_path(plan: SourcePlan, source: str) -> None:
         plan.failures.append(SourceFailure(source, f"unsupported file type (supported: {supported})"))
 
 
-async def _load_page(
-    target: FileTarget | UrlTarget | FetchedTarget, http: httpx.AsyncClient
-) -> SourceDocument:
+async def _load_page(target: FileTarget | UrlTarget | FetchedTarget, http: httpx.AsyncClient) -> SourceDocument:
     if isinstance(target, FileTarget):
         url = file_url(target.path)
         try:
@@ -320,6 +314,4 @@ def _jsonl_record(target: JsonlTarget, number: int, line: str) -> SourceDocument
         return SourceFailure(where, '"text" must be a non-empty string')
     if not isinstance(title, str):
         return SourceFailure(where, '"title" must be a string')
-    return SourceDocument(
-        url=url.strip(), title=title.strip() or url.strip(), text=text, source=target.source
-    )
+    return SourceDocument(url=url.strip(), title=title.strip() or url.strip(), text=text, source=target.source)

@@ -98,7 +98,9 @@ class KeyStore:
             ).fetchone()
         return None if row is None else str(row[0])
 
-    def has_active_keys(self) -> bool:
+    def has_keys(self) -> bool:
+        """Whether any key was ever made. Revoked keys count: revoking the last key
+        must lock everyone out, not open the server to all."""
         with self._connect() as db:
-            row = db.execute("SELECT 1 FROM api_keys WHERE revoked IS NULL LIMIT 1").fetchone()
+            row = db.execute("SELECT 1 FROM api_keys LIMIT 1").fetchone()
         return row is not None

@@ -1,0 +1,3 @@
+from deepcite.cli import main
+
+main()
