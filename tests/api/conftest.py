@@ -18,9 +18,7 @@ from deepcite.store.keys import KeyStore
 def make_app(tmp_path: Path) -> MakeApp:
     """Build an app around a scripted engine: `make_app(script, heartbeat_seconds=..., **settings)`."""
 
-    def make(
-        script: Sequence[Step] | None = None, *, heartbeat_seconds: float = 5.0, **values: Any
-    ) -> AppUnderTest:
+    def make(script: Sequence[Step] | None = None, *, heartbeat_seconds: float = 5.0, **values: Any) -> AppUnderTest:
         settings = Settings(home=tmp_path, **values)
         key_store = KeyStore(settings.state_path)
         engine = ScriptedEngine(script)

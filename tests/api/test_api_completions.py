@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+import httpx
 import pytest
-from api_harness import ANSWER, SOURCE, MakeApp, answer_script, chat_body
+from api_harness import ANSWER, SOURCE, MakeApp, answer_script, chat_body, serve_app
 
 from deepcite.errors import UpstreamError
 from deepcite.research.basis import Citation, FieldBasis
@@ -57,8 +59,11 @@ async def test_final_content_wins_over_streamed_text(make_app: MakeApp) -> None:
     repaired = '{"answer": "Paris"}'
     script = [
         TextDelta('{"answer": "Par'),
-        Basis(content=repaired, basis=[FieldBasis("answer", [Citation(SOURCE, None, ["Paris"])], "r", "medium")],
-              annotations=[]),
+        Basis(
+            content=repaired,
+            basis=[FieldBasis("answer", [Citation(SOURCE, None, ["Paris"])], "r", "medium")],
+            annotations=[],
+        ),
         Done(finish_reason="length", prompt_tokens=1, completion_tokens=2),
     ]
     async with make_app(script).client() as client:
@@ -91,9 +96,7 @@ async def test_engine_error_is_rendered_with_its_status(make_app: MakeApp) -> No
     }
 
 
-async def test_unexpected_engine_failure_is_a_generic_500(
-    make_app: MakeApp, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_unexpected_engine_failure_is_a_generic_500(make_app: MakeApp, caplog: pytest.LogCaptureFixture) -> None:
     script = [RuntimeError("secret internal detail")]
     with caplog.at_level(logging.ERROR, logger="deepcite.api"):
         async with make_app(script).client() as client:
@@ -116,11 +119,14 @@ async def test_engine_receives_the_conversation(make_app: MakeApp) -> None:
             {"role": "assistant", "content": None, "tool_calls": [{"id": "t1", "type": "function"}]},
             {"role": "tool", "content": "tool output", "tool_call_id": "t1"},
             {"role": "assistant", "content": "Parallel Web Systems was founded by Parag Agrawal."},
-            {"role": "user", "content": [
-                {"type": "text", "text": "When?"},
-                {"type": "image_url", "image_url": {"url": "https://example.org/x.png"}},
-                {"type": "text", "text": "Give the year."},
-            ]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "When?"},
+                    {"type": "image_url", "image_url": {"url": "https://example.org/x.png"}},
+                    {"type": "text", "text": "Give the year."},
+                ],
+            },
         ],
     }
     async with sut.client() as client:
@@ -152,3 +158,12 @@ async def test_done_with_length_is_reported(make_app: MakeApp) -> None:
         data = (await client.post("/v1/chat/completions", json=chat_body())).json()
     assert data["choices"][0]["finish_reason"] == "length"
     assert data["usage"] == {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}
+
+
+async def test_client_hang_up_stops_a_non_streaming_research(make_app: MakeApp) -> None:
+    sut = make_app([30.0, TextDelta("never")])
+    async with serve_app(sut.app) as base_url, httpx.AsyncClient(base_url=base_url, timeout=0.3) as client:
+        with pytest.raises(httpx.ReadTimeout):
+            await client.post("/v1/chat/completions", json=chat_body())
+        await asyncio.wait_for(sut.engine.finished.wait(), timeout=5)
+    assert sut.engine.stopped_by is asyncio.CancelledError

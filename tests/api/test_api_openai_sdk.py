@@ -15,7 +15,7 @@ from deepcite.research.events import TextDelta
 
 MESSAGES: list[Any] = [{"role": "user", "content": "What is the capital of France?"}]
 
-SdkFor = Callable[[AppUnderTest], openai.AsyncOpenAI]
+SdkFor = Callable[..., openai.AsyncOpenAI]
 
 
 @pytest.fixture
@@ -23,10 +23,9 @@ async def sdk_for() -> AsyncIterator[SdkFor]:
     clients: list[openai.AsyncOpenAI] = []
 
     def make(sut: AppUnderTest, api_key: str = "unused") -> openai.AsyncOpenAI:
-        http_client = httpx.AsyncClient(transport=httpx.ASGITransport(app=sut.app))
-        client = openai.AsyncOpenAI(
-            api_key=api_key, base_url="http://testserver/v1", http_client=http_client, max_retries=0
-        )
+        # openai also accepts an `httpx` client (its own transport is `httpx2`).
+        http_client: Any = httpx.AsyncClient(transport=httpx.ASGITransport(app=sut.app))
+        client = openai.AsyncOpenAI(api_key=api_key, base_url="http://testserver/v1", http_client=http_client, max_retries=0)
         clients.append(client)
         return client
 
@@ -67,7 +66,7 @@ async def test_sdk_stream_with_basis_on_the_last_chunk(make_app: MakeApp, sdk_fo
 async def test_sdk_json_schema_request(make_app: MakeApp, sdk_for: SdkFor) -> None:
     sut = make_app()
     sdk = sdk_for(sut)
-    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    schema: dict[str, Any] = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
     await sdk.chat.completions.create(
         model="base",
         messages=MESSAGES,

@@ -50,8 +50,9 @@ async def test_metrics_count_requests_by_route_template_and_status(make_app: Mak
     assert 'deepcite_http_requests_total{method="POST",route="/v1/chat/completions",status="404"} 1.0' in text
     assert 'deepcite_http_requests_total{method="GET",route="/v1/models/{model_id}",status="200"} 2.0' in text
     assert 'deepcite_http_requests_total{method="GET",route="<unmatched>",status="404"} 1.0' in text
-    assert re.search(r'deepcite_http_request_duration_seconds_count\{method="POST",route="/v1/chat/completions"\} 2\.0',
-                     text)
+    assert re.search(
+        r'deepcite_http_request_duration_seconds_count\{method="POST",route="/v1/chat/completions"\} 2\.0', text
+    )
 
 
 async def test_each_app_has_its_own_registry(make_app: MakeApp) -> None:

@@ -117,8 +117,7 @@ async def test_error_after_streaming_began_is_a_final_error_event(make_app: Make
     assert messages[-1] == ("data", "[DONE]")
     assert messages[-2] == (
         "data",
-        {"error": {"message": "no valid JSON", "type": "server_error", "param": None,
-                   "code": "structured_output_failed"}},
+        {"error": {"message": "no valid JSON", "type": "server_error", "param": None, "code": "structured_output_failed"}},
     )
     assert all(c.get("choices", [{}])[0].get("finish_reason") is None for c in sse_chunks(response.text)[:-1])
 

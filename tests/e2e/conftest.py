@@ -8,14 +8,14 @@ from collections.abc import Iterator
 from importlib import resources
 
 import pytest
-from e2e_server import RunningServer, start_server, stop_server
+from e2e_server import RunningServer, launch
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("home"))
+    running = launch(tmp_path_factory.mktemp("home"))
     yield running
-    stop_server(running)
+    running.stop()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import openai
 import pytest
-from e2e_server import RunningServer, start_server, stop_server
+from e2e_server import RunningServer, launch
 
 LIMIT = 3
 
@@ -17,9 +17,9 @@ def limited_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[R
     env = {"rate_limit": f"{LIMIT}/minute"}
     if request.param == "redis":
         env["redis_url"] = request.getfixturevalue("redis_url")
-    running = start_server(tmp_path, **env)
+    running = launch(tmp_path, **env)
     yield running
-    stop_server(running)
+    running.stop()
 
 
 def test_rate_limit_is_enforced_and_reported(limited_server: RunningServer) -> None:

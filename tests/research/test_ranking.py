@@ -90,9 +90,7 @@ def assert_verbatim(passages: list[RankedPassage], pages: dict[str, str]) -> Non
         assert pages[passage.url][passage.start : passage.end] == passage.text
 
 
-async def test_answering_paragraph_ranks_first(
-    corpus: Corpus, embedder: Embedder, count_tokens: TokenCounter
-) -> None:
+async def test_answering_paragraph_ranks_first(corpus: Corpus, embedder: Embedder, count_tokens: TokenCounter) -> None:
     top1 = top3 = 0
     for question in corpus.questions:
         ranked = await rank_passages(
@@ -109,9 +107,7 @@ async def test_answering_paragraph_ranks_first(
     assert top3 / n >= 0.9, f"top-3 {top3}/{n}"
 
 
-async def test_budget_and_page_limit_are_respected(
-    corpus: Corpus, embedder: Embedder, count_tokens: TokenCounter
-) -> None:
+async def test_budget_and_page_limit_are_respected(corpus: Corpus, embedder: Embedder, count_tokens: TokenCounter) -> None:
     question = corpus.questions[0]
     ranked = await rank_passages(
         question.text, corpus.candidates, embedder=embedder, budget_tokens=600,
@@ -131,9 +127,7 @@ async def test_a_passage_too_long_for_the_budget_is_trimmed_to_its_best_sentence
 ) -> None:
     whole_pages = [Candidate(url, url.removeprefix(WIKI), page, page) for url, page in corpus.pages.items()]
     question = corpus.questions[0]
-    ranked = await rank_passages(
-        question.text, whole_pages, embedder=embedder, budget_tokens=80, count_tokens=count_tokens
-    )
+    ranked = await rank_passages(question.text, whole_pages, embedder=embedder, budget_tokens=80, count_tokens=count_tokens)
     assert len(ranked) == 1
     passage = ranked[0]
     assert passage.trimmed
@@ -143,31 +137,33 @@ async def test_a_passage_too_long_for_the_budget_is_trimmed_to_its_best_sentence
     assert_verbatim(ranked, corpus.pages)
 
 
-async def test_near_duplicates_are_dropped(corpus: Corpus, embedder: Embedder) -> None:
-    original = corpus.candidates[0]
+def copies_of(original: Candidate) -> dict[str, Candidate]:
     text = original.text
     words = text.split()
-    edited = text.replace(words[5], "remarkable", 1)
-    variants = [
-        original,
-        # The same passage on a mirror site.
-        Candidate("https://mirror.example/sb50", original.title, text),
+    return {
+        "mirror": Candidate("https://mirror.example/sb50", original.title, text),
         # A lightly edited copy elsewhere: shingles overlap far above 0.8.
-        Candidate("https://copy.example/sb50", original.title, edited),
-        # A snippet of it quoted elsewhere.
-        Candidate("https://quote.example/sb50", original.title, text[: 2 * len(text) // 3]),
+        "edited": Candidate("https://copy.example/sb50", original.title, text.replace(words[5], "great", 1)),
+        # Most of it quoted elsewhere: its shingles sit inside the original's.
+        "quoted": Candidate("https://quote.example/sb50", original.title, text[: 2 * len(text) // 3]),
         # A window of the same page that overlaps the original's span.
-        dataclasses.replace(original, text=text[: len(text) // 2]),
+        "window": dataclasses.replace(original, text=text[len(text) // 2 :], start=(original.start or 0) + len(text) // 2),
         # The same words in reverse order: only the embedding sees it as a copy.
-        Candidate("https://scrambled.example/sb50", original.title, " ".join(reversed(words))),
-    ]
-    other = corpus.candidates[1]
+        "scrambled": Candidate("https://scrambled.example/sb50", original.title, " ".join(reversed(words))),
+    }
+
+
+@pytest.mark.parametrize("kind", ["mirror", "edited", "quoted", "window", "scrambled"])
+async def test_near_duplicates_are_dropped(corpus: Corpus, embedder: Embedder, kind: str) -> None:
+    original, other = corpus.candidates[0], corpus.candidates[1]
+    copy = copies_of(original)[kind]
     ranked = await rank_passages(
-        corpus.questions[0].text, [*variants, other], embedder=embedder, budget_tokens=100_000,
+        corpus.questions[0].text, [original, copy, other], embedder=embedder, budget_tokens=100_000,
         count_tokens=lambda s: len(s.split()),
     )  # fmt: skip
-    assert len(ranked) == 2
-    assert other.text in [p.text for p in ranked]
+    texts = [p.text for p in ranked]
+    assert len(texts) == 2
+    assert other.text in texts
 
 
 async def test_search_hits_are_accepted_and_located(corpus: Corpus, embedder: Embedder) -> None:

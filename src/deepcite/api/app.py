@@ -64,7 +64,7 @@ def create_app(
     async def chat_completions(request: Request, caller: GuardedCaller) -> Response:
         parsed = parse_chat_request(await read_json_body(request, settings.max_body_bytes))
         research = to_research_request(parsed, engine.models)
-        return await chat.respond(research, stream=bool(parsed.stream))
+        return await chat.respond(research, stream=bool(parsed.stream), receive=request.receive)
 
     for path in CHAT_PATHS:
         guarded.add_api_route(

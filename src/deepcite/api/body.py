@@ -34,8 +34,7 @@ async def read_json_body(request: Request, max_bytes: int) -> Any:
     body = await read_limited_body(request, max_bytes)
     if not body.strip():
         raise InvalidRequestError(
-            "We could not parse the JSON body of your request: the body is empty. "
-            "The API expects a JSON payload."
+            "We could not parse the JSON body of your request: the body is empty. The API expects a JSON payload."
         )
     try:
         return json.loads(body)

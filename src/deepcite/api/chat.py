@@ -9,11 +9,13 @@ content is sent as one delta and every streamed JSON answer is valid.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
 
 from fastapi.responses import JSONResponse, Response
+from starlette.types import Receive
 
 from deepcite.api.errors import error_body, unexpected_error
 from deepcite.api.metrics import ApiMetrics
@@ -26,22 +28,27 @@ from deepcite.research.request import ResearchRequest
 
 logger = logging.getLogger("deepcite.api")
 
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 class ChatCompletions:
-    def __init__(
-        self, engine: ResearchService, metrics: ApiMetrics, *, heartbeat_seconds: float = 5.0
-    ) -> None:
+    def __init__(self, engine: ResearchService, metrics: ApiMetrics, *, heartbeat_seconds: float = 5.0) -> None:
         self.engine = engine
         self.metrics = metrics
         self.heartbeat_seconds = heartbeat_seconds
 
-    async def respond(self, research: ResearchRequest, *, stream: bool) -> Response:
+    async def respond(self, research: ResearchRequest, *, stream: bool, receive: Receive) -> Response:
+        """The answer; `receive` (the request's, body already read) tells when the client left."""
         started = time.perf_counter()
         if stream:
             return await self._stream(research, started)
-        return await self._complete(research, started)
+        return await self._complete_unless_abandoned(research, started, receive)
 
     def _first_token(self, model: str, stream: bool, started: float) -> None:
         self.metrics.time_to_first_token.labels(model=model, stream=str(stream).lower()).observe(
@@ -51,6 +58,21 @@ class ChatCompletions:
     def _finished(self, model: str, done: Done | None) -> None:
         if done is not None:
             self.metrics.observe_tokens(model, done.prompt_tokens, done.completion_tokens)
+
+    async def _complete_unless_abandoned(self, research: ResearchRequest, started: float, receive: Receive) -> Response:
+        # A client that hangs up on a long research stops it, as when streaming.
+        answer = asyncio.create_task(self._complete(research, started))
+        hang_up = asyncio.create_task(_disconnected(receive))
+        try:
+            await asyncio.wait({answer, hang_up}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            hang_up.cancel()
+            if not answer.done():
+                answer.cancel()
+            await asyncio.wait({answer, hang_up})
+        if answer.cancelled():
+            return Response(status_code=499)  # nobody is listening any more
+        return answer.result()
 
     async def _complete(self, research: ResearchRequest, started: float) -> Response:
         completion = Completion(model=research.model)

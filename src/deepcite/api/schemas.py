@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from jsonschema.exceptions import SchemaError
-from jsonschema.validators import validator_for
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
 from deepcite.api.errors import validation_error
 from deepcite.errors import InvalidRequestError, ModelNotFoundError
 from deepcite.llm.base import ChatMessage, Role
+from deepcite.llm.structured import check_schema
 from deepcite.research.request import ResearchRequest
 
 JSON_OBJECT_SCHEMA: dict[str, Any] = {"type": "object"}
@@ -109,16 +108,6 @@ def parse_chat_request(data: Any) -> ChatCompletionRequest:
         raise validation_error(errors) from exc
 
 
-def check_json_schema(schema: dict[str, Any]) -> None:
-    """Refuse a `response_format` schema that is not a valid JSON Schema (400)."""
-    try:
-        validator_for(schema).check_schema(schema)
-    except SchemaError as exc:
-        raise InvalidRequestError(
-            f"Invalid schema for response_format: {exc.message}", param="response_format"
-        ) from exc
-
-
 def requested_schema(
     response_format: TextFormat | JsonObjectFormat | JsonSchemaFormat | None,
 ) -> dict[str, Any] | None:
@@ -129,7 +118,7 @@ def requested_schema(
     schema = response_format.json_schema.schema_
     if schema is None:
         return dict(JSON_OBJECT_SCHEMA)
-    check_json_schema(schema)
+    check_schema(schema)  # a 400 on `response_format` when it is not a JSON Schema
     return schema
 
 
@@ -143,22 +132,14 @@ _ROLES: dict[str, Role] = {
 
 def conversation(messages: Sequence[Message]) -> list[ChatMessage]:
     """The turns the engine reads: developer → system, tool results dropped, empty turns dropped."""
-    turns = [
-        ChatMessage(role=_ROLES[m.role], content=m.content)
-        for m in messages
-        if m.role in _ROLES and m.content.strip()
-    ]
+    turns = [ChatMessage(role=_ROLES[m.role], content=m.content) for m in messages if m.role in _ROLES and m.content.strip()]
     if not any(turn.role == "user" for turn in turns):
-        raise InvalidRequestError(
-            "messages must contain at least one user message with text.", param="messages"
-        )
+        raise InvalidRequestError("messages must contain at least one user message with text.", param="messages")
     return turns
 
 
 def model_not_found(model: str) -> ModelNotFoundError:
-    return ModelNotFoundError(
-        f"The model `{model}` does not exist or you do not have access to it.", param="model"
-    )
+    return ModelNotFoundError(f"The model `{model}` does not exist or you do not have access to it.", param="model")
 
 
 def to_research_request(request: ChatCompletionRequest, models: Sequence[str]) -> ResearchRequest:

@@ -77,9 +77,7 @@ class Embedder:
 
         weights_dir = self.weights_dir or Path(wordllama.__file__).parent
         try:
-            return wordllama.WordLlama.load(
-                config=self.config, cache_dir=weights_dir, dim=self.dim, disable_download=True
-            )
+            return wordllama.WordLlama.load(config=self.config, cache_dir=weights_dir, dim=self.dim, disable_download=True)
         except (OSError, ValueError, AttributeError) as exc:
             raise ServiceUnavailableError(
                 f"the embedding model wordllama {self.config}/{self.dim} could not be loaded: {exc}"
@@ -112,7 +110,7 @@ class Embedder:
         fresh = _pooled_unit_vectors(model, list(missing), self.dim)
         with self._lock:
             for text, vector in zip(missing, fresh, strict=True):
-                self._cache[text] = vector
+                self._cache[text] = vector.copy()  # a row alone, not a view that pins the batch
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         for rows, vector in zip(missing.values(), fresh, strict=True):
@@ -124,7 +122,8 @@ def _pooled_unit_vectors(model: Any, texts: list[str], dim: int) -> Vectors:
     """Average the token vectors of each text, then scale to unit length.
 
     wordllama's own `embed` pads every batch to its longest text; pooling the
-    ragged token runs directly is several times faster on mixed lengths.
+    ragged token runs directly is faster (about 1.5x on SQuAD paragraphs) and
+    never allocates a padded batch.
     """
     vectors = np.zeros((len(texts), dim), dtype=np.float32)
     encodings = [model.tokenizer.encode(text, add_special_tokens=False).ids for text in texts]

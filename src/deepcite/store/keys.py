@@ -85,17 +85,13 @@ class KeyStore:
     def revoke(self, key_id: str) -> bool:
         """Revoke a key; False when no active key has this id."""
         with self._connect() as db:
-            cursor = db.execute(
-                "UPDATE api_keys SET revoked = ? WHERE id = ? AND revoked IS NULL", (time.time(), key_id)
-            )
+            cursor = db.execute("UPDATE api_keys SET revoked = ? WHERE id = ? AND revoked IS NULL", (time.time(), key_id))
         return cursor.rowcount > 0
 
     def verify(self, key: str) -> str | None:
         """The id of the active key `key`, or None."""
         with self._connect() as db:
-            row = db.execute(
-                "SELECT id FROM api_keys WHERE key_hash = ? AND revoked IS NULL", (hash_key(key),)
-            ).fetchone()
+            row = db.execute("SELECT id FROM api_keys WHERE key_hash = ? AND revoked IS NULL", (hash_key(key),)).fetchone()
         return None if row is None else str(row[0])
 
     def has_keys(self) -> bool:
