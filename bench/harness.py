@@ -50,21 +50,34 @@ class RunningServer:
             self.process.kill()
 
 
-def start_server(home: Path, *, timeout: float = 120, **settings: str) -> RunningServer:
-    """`deepcite serve` on a free loopback port with `DEEPCITE_<NAME>` settings; waits for /healthz."""
-    home.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log = home / "server.log"
-    env = {
+def deepcite_env(home: Path, **settings: str) -> dict[str, str]:
+    """This process's environment plus `DEEPCITE_HOME`, the test key and `DEEPCITE_<NAME>` settings."""
+    return {
         **os.environ,
         "DEEPCITE_HOME": str(home),
         "DEEPCITE_API_KEYS": API_KEY,
         **{f"DEEPCITE_{k.upper()}": v for k, v in settings.items()},
     }
+
+
+def run_cli(home: Path, *args: str, timeout: float = 600, **settings: str) -> subprocess.CompletedProcess[str]:
+    """Run `deepcite ARGS...` on `home` to completion; raises `CalledProcessError` when it fails."""
+    home.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(
+        [sys.executable, "-m", "deepcite", *args],
+        env=deepcite_env(home, **settings), capture_output=True, text=True, timeout=timeout, check=True,
+    )
+
+
+def start_server(home: Path, *, timeout: float = 120, **settings: str) -> RunningServer:
+    """`deepcite serve` on a free loopback port with `DEEPCITE_<NAME>` settings; waits for /healthz."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = home / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "deepcite", "serve", "--port", str(port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
+            env=deepcite_env(home, **settings), stdout=out, stderr=subprocess.STDOUT,
         )
     server = RunningServer(f"http://127.0.0.1:{port}", process, log)
     deadline = time.monotonic() + timeout

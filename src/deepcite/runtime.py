@@ -16,6 +16,7 @@ from deepcite.llm.registry import build_chat_model
 from deepcite.research.embeddings import Embedder
 from deepcite.research.engine import ResearchEngine
 from deepcite.research.gather import Researcher
+from deepcite.research.search_service import SearchService
 from deepcite.search.local_index import LocalIndex
 from deepcite.search.registry import build_providers
 from deepcite.store.cache import build_cache
@@ -28,6 +29,7 @@ class Runtime:
     llm: ChatModel
     fetcher: Fetcher
     engine: ResearchEngine
+    search: SearchService
 
 
 @contextlib.asynccontextmanager
@@ -39,19 +41,21 @@ async def open_runtime(settings: Settings, *, warm: bool = False) -> AsyncIterat
     try:
         llm = build_chat_model(settings)
         embedder = Embedder()
+        providers = build_providers(settings, index)
         researcher = Researcher(
-            providers=build_providers(settings, index),
+            providers=providers,
             embedder=embedder,
             count_tokens=llm.count_tokens,
             reader=fetcher,
         )
-        engine = ResearchEngine(researcher, llm)
+        engine = ResearchEngine(researcher, llm, quote_first=not settings.llm_base_url)
+        search = SearchService(providers, embedder, index=index, reader=fetcher)
         if warm:
             await embedder.warm_up()
             warm_up = getattr(llm, "warm_up", None)
             if warm_up is not None:
                 await warm_up(engine.warm_up_prompt())
-        yield Runtime(settings, index, llm, fetcher, engine)
+        yield Runtime(settings, index, llm, fetcher, engine, search)
     finally:
         await fetcher.aclose()
         await cache.aclose()

@@ -16,6 +16,7 @@ from deepcite.research.engine import ResearchEngine
 from deepcite.research.events import ResearchEvent
 from deepcite.research.profiles import PROFILES
 from deepcite.research.request import ResearchRequest
+from deepcite.research.search_service import ExtractOutcome, ExtractRequest, PageResult, SearchService, WebSearchRequest
 from deepcite.runtime import open_runtime
 from deepcite.store.keys import KeyStore
 
@@ -37,6 +38,24 @@ class StartingEngine:
             yield event
 
 
+class StartingSearch:
+    """Serves search and extract once the runtime has opened, like `StartingEngine`."""
+
+    def __init__(self) -> None:
+        self.service: SearchService | None = None
+
+    def _ready(self) -> SearchService:
+        if self.service is None:
+            raise ServiceUnavailableError("deepcite is still starting; retry in a moment")
+        return self.service
+
+    async def search(self, request: WebSearchRequest) -> list[PageResult]:
+        return await self._ready().search(request)
+
+    async def extract(self, request: ExtractRequest) -> ExtractOutcome:
+        return await self._ready().extract(request)
+
+
 def auth_configured(settings: Settings) -> bool:
     settings.home.mkdir(parents=True, exist_ok=True)
     return auth_required(settings, KeyStore(settings.state_path))
@@ -46,14 +65,17 @@ def create_app_from_env() -> FastAPI:
     settings = Settings.load(os.environ)
     settings.home.mkdir(parents=True, exist_ok=True)
     service = StartingEngine()
-    app = create_app(settings, service, KeyStore(settings.state_path))
+    search = StartingSearch()
+    app = create_app(settings, service, KeyStore(settings.state_path), search=search)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with open_runtime(settings, warm=True) as runtime:
             service.engine = runtime.engine
+            search.service = runtime.search
             yield
             service.engine = None
+            search.service = None
 
     app.router.lifespan_context = lifespan
     return app

@@ -39,6 +39,12 @@ def free_port() -> int:
         return port
 
 
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback port nothing listens on."""
+    return free_port()
+
+
 @pytest.fixture(scope="session")
 def llama_server(gguf_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL (ending in /v1) of a running `python -m llama_cpp.server`."""

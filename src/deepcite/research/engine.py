@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from typing import Any
 
 from deepcite.errors import ModelNotFoundError
@@ -28,10 +27,13 @@ NOTHING_FOUND = "I found no source that addresses this question."
 
 
 class ResearchEngine:
-    def __init__(self, researcher: Researcher, llm: ChatModel) -> None:
+    def __init__(self, researcher: Researcher, llm: ChatModel, *, quote_first: bool = False) -> None:
         self.researcher = researcher
         self.llm = llm
         self.models = list(PROFILES)
+        # A small local model answers badly on its own: lead with the best verbatim
+        # sentence of the evidence (sent at once), and let the model add what it can prove.
+        self.quote_first = quote_first
 
     @staticmethod
     def warm_up_prompt() -> str:
@@ -64,11 +66,14 @@ class ResearchEngine:
             yield Done("stop", 0, 0)
             return
         messages = answer_messages(conversation, evidence)
-        writer = AnswerWriter(evidence, conversation.question)
+        writer = AnswerWriter(evidence, conversation.question, max_sentences=profile.answer_sentences)
+        if self.quote_first:
+            yield TextDelta(writer.quote_best())
         generated = ""
         finish: Any = "stop"
         options = GenerationOptions(max_tokens=profile.answer_tokens)
-        async with aclosing(self.llm.stream(messages, options)) as pieces:
+        pieces = self.llm.stream(messages, options)
+        try:
             async for piece in pieces:
                 generated += piece
                 for delta in writer.feed(piece):
@@ -78,9 +83,12 @@ class ResearchEngine:
             else:
                 if self.llm.count_tokens(generated) >= profile.answer_tokens:
                     finish = "length"
+        finally:
+            await _close(pieces)  # stops generation when we stop early or the client left
         for delta in writer.finish():
             yield TextDelta(delta)
-        yield Progress("verify", f"{len(writer.claims)} sentences checked against the sources, {writer.dropped} unsupported dropped")
+        checked = f"{len(writer.claims)} sentences checked against the sources, {writer.dropped} unsupported dropped"
+        yield Progress("verify", checked)
         basis = [content_basis(writer.claims, conversation.question, evidence)]
         yield Basis(writer.content, basis, writer.annotations)
         yield Done(finish, self._prompt_tokens(messages), self.llm.count_tokens(generated))
@@ -116,3 +124,9 @@ def _in_schema_order(value: Any, schema: dict[str, Any]) -> Any:
         return value
     rank = {name: i for i, name in enumerate(order)}
     return dict(sorted(value.items(), key=lambda item: rank.get(item[0], len(rank))))
+
+
+async def _close(iterator: AsyncIterator[str]) -> None:
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        await aclose()

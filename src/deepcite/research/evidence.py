@@ -13,6 +13,7 @@ class Evidence:
     title: str
     text: str  # a verbatim substring of `page_text`
     page_text: str
+    lead: str = ""  # the sentence of `text` that best answers the question
 
     @property
     def source_key(self) -> str:

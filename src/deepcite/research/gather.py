@@ -19,7 +19,9 @@ from deepcite.research.events import Progress
 from deepcite.research.evidence import Evidence, verbatim
 from deepcite.research.planner import first_queries, follow_up_queries
 from deepcite.research.profiles import ResearchProfile
-from deepcite.research.ranking import Candidate, RankedPassage, best_sentences, rank_passages
+from deepcite.research.ranking import Candidate, RankedPassage, rank_passages
+from deepcite.research.sentences import ScoredSentence, score_sentences
+from deepcite.research.text import split_sentences
 from deepcite.search.base import SearchHit, SearchProvider
 from deepcite.search.passages import split_passages
 
@@ -93,7 +95,7 @@ class Researcher:
             findings.leads.extend(entity for entity, _ in leads)
             queries = [query for _, query in leads]
             yield Progress("plan", "following leads: " + "; ".join(findings.leads[-len(leads):]))
-        findings.evidence = self._evidence(conversation, profile, findings)
+        findings.evidence = await self._evidence(conversation, profile, findings)
 
     async def _round(
         self, queries: list[str], profile: ResearchProfile, findings: Findings, deadline: float
@@ -149,28 +151,47 @@ class Researcher:
             count_tokens=self.count_tokens,
         )
 
-    def _evidence(
+    async def _evidence(
         self, conversation: Conversation, profile: ResearchProfile, findings: Findings
     ) -> list[Evidence]:
-        """Cut each chosen passage to its best sentences so the prompt stays short."""
+        """Cut the best passages to the sentences that answer, best first, within the budget."""
         query = " ".join([conversation.search_text, *findings.leads])
+        passages = [r.candidate for r in findings.ranked[: profile.evidence_passages * 2]]
+        scored = await score_sentences(query, passages, embedder=self.embedder)
         evidence: list[Evidence] = []
         budget = profile.evidence_tokens
-        for ranked in findings.ranked:
+        done: set[int] = set()
+        for best in scored:
             if len(evidence) == profile.evidence_passages or budget <= 0:
                 break
-            c = ranked.candidate
-            page_text = c.page_text if c.page_text is not None else c.text
-            spans = best_sentences(query, c.text, 2)
-            text = c.text
-            if spans:
-                text = c.text[min(s for s, _ in spans): max(e for _, e in spans)]
-            cost = self.count_tokens(text)
-            if cost > budget and evidence:
+            if id(best.passage) in done:
                 continue
-            if not verbatim(text, page_text):
+            done.add(id(best.passage))
+            start, end = _excerpt_span(best, scored, profile.excerpt_sentences)
+            c = best.passage
+            page_text = c.page_text if c.page_text is not None else c.text
+            text = c.text[start:end].strip()
+            cost = self.count_tokens(text)
+            if (cost > budget and evidence) or not verbatim(text, page_text):
                 continue
             budget -= cost
-            evidence.append(Evidence(len(evidence) + 1, c.url, c.title, text, page_text))
+            evidence.append(Evidence(len(evidence) + 1, c.url, c.title, text, page_text, best.text.strip()))
         return evidence
 
+
+def _excerpt_span(best: ScoredSentence, scored: list[ScoredSentence], sentences: int) -> tuple[int, int]:
+    """The best sentence, grown by its better-scoring neighbours until `sentences` long."""
+    score = {s.span: s.score for s in scored if s.passage is best.passage}
+    spans = split_sentences(best.passage.text)
+    i = spans.index(best.span) if best.span in spans else 0
+    lo = hi = i
+    while hi - lo + 1 < sentences:
+        left = score.get(spans[lo - 1], 0.0) if lo > 0 else -1.0
+        right = score.get(spans[hi + 1], 0.0) if hi + 1 < len(spans) else -1.0
+        if left < 0 and right < 0:
+            break
+        if right >= left:
+            hi += 1
+        else:
+            lo -= 1
+    return spans[lo][0], spans[hi][1]

@@ -28,11 +28,12 @@ def question_coverage(question: str, evidence: list[Evidence]) -> float:
     return len(words & found) / len(words)
 
 
-def rate(supports: list[float], sources: int, coverage: float, *, extractive: bool = False) -> Confidence:
+def rate(supports: list[float], sources: int, coverage: float) -> Confidence:
+    """high: strongly supported by several sources that address the question; low: weak or off-topic."""
     if not supports:
         return "low"
     strong = min(supports) >= STRONG_SUPPORT
-    if strong and sources >= 2 and coverage >= 0.6 and not extractive:
+    if strong and sources >= 2 and coverage >= 0.6:
         return "high"
     if (strong or sources >= 2) and coverage >= 0.4:
         return "medium"
@@ -67,15 +68,15 @@ def content_basis(claims: list[Claim], question: str, evidence: list[Evidence]) 
     sources = len({e.source_key for e in cited})
     coverage = question_coverage(question, cited)
     extractive = any(c.extractive for c in claims)
-    confidence = rate([c.support[0][1] for c in claims], sources, coverage, extractive=extractive)
+    confidence = rate([c.support[0][1] for c in claims], sources, coverage)
     citations = _citations([(c.text, e) for c in claims for e, _ in c.support[:_MAX_CITATIONS]])
     return FieldBasis("content", citations, _reasoning(len(claims), sources, coverage, extractive), confidence)
 
 
 def _reasoning(claims: int, sources: int, coverage: float, extractive: bool) -> str:
     what = (
-        "The answer quotes the most relevant source directly, because the model's own wording "
-        "was not supported by the sources."
+        "The answer quotes the most relevant source verbatim"
+        + (" and each further sentence is found in the cited text." if claims > 1 else ".")
         if extractive
         else f"Each of the {claims} sentence{'s' if claims != 1 else ''} of the answer is found in the cited text."
     )

@@ -8,7 +8,6 @@ does not, searched together with the question's words the evidence still lacks.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 
 from deepcite.research.text import content_words
@@ -60,12 +59,12 @@ def follow_up_queries(
     question_words = set(content_words(question))
     seen_words = set(content_words(" ".join(passages)))
     gaps = [w for w in dict.fromkeys(content_words(question)) if w not in seen_words]
-    scores: Counter[str] = Counter()
+    scores: dict[str, float] = {}
     for rank, passage in enumerate(passages):
         for entity in entities(passage):
             words = set(content_words(entity))
             if entity.lower() in asked or not words or words <= question_words:
                 continue
-            scores[entity] += 1.0 / (rank + 1)
-    leads = [entity for entity, _ in scores.most_common(count)]
+            scores[entity] = scores.get(entity, 0.0) + 1.0 / (rank + 1)
+    leads = sorted(scores, key=lambda e: -scores[e])[:count]
     return [(entity, f'"{entity}" ' + " ".join(gaps[:4])) for entity in leads]

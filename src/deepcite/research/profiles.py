@@ -15,7 +15,9 @@ class ResearchProfile:
     rounds: int  # research rounds; more than one follows leads found in earlier rounds
     evidence_tokens: int  # prompt budget for the numbered evidence
     evidence_passages: int  # at most this many passages shown to the model
+    excerpt_sentences: int  # each passage is cut to its best sentences, to keep the prompt short
     answer_tokens: int  # most tokens the model may write
+    answer_sentences: int  # most sentences the answer may have
     time_budget: float  # seconds for the research before writing begins
     cross_check: bool  # count independent sources agreeing before saying "high"
 
@@ -27,28 +29,28 @@ PROFILES: dict[str, ResearchProfile] = {
             name="speed",
             description="One search, answer from the best snippets, streamed at once.",
             queries=1, hits_per_query=8, pages=0, rounds=1,
-            evidence_tokens=220, evidence_passages=3, answer_tokens=96,
+            evidence_tokens=110, evidence_passages=2, excerpt_sentences=1, answer_tokens=96, answer_sentences=2,
             time_budget=0.5, cross_check=False,
         ),
         ResearchProfile(
             name="lite",
             description="A few queries, the best pages read, answer with basis.",
             queries=3, hits_per_query=8, pages=4, rounds=1,
-            evidence_tokens=420, evidence_passages=4, answer_tokens=128,
+            evidence_tokens=420, evidence_passages=4, excerpt_sentences=2, answer_tokens=128, answer_sentences=3,
             time_budget=2.5, cross_check=False,
         ),
         ResearchProfile(
             name="base",
             description="Several queries, more pages, cross-checked across sources.",
             queries=5, hits_per_query=10, pages=8, rounds=1,
-            evidence_tokens=600, evidence_passages=5, answer_tokens=160,
+            evidence_tokens=600, evidence_passages=5, excerpt_sentences=2, answer_tokens=160, answer_sentences=4,
             time_budget=5.0, cross_check=True,
         ),
         ResearchProfile(
             name="core",
             description="Iterative multi-hop research following the leads each round reveals.",
             queries=5, hits_per_query=10, pages=8, rounds=3,
-            evidence_tokens=800, evidence_passages=6, answer_tokens=200,
+            evidence_tokens=800, evidence_passages=6, excerpt_sentences=2, answer_tokens=200, answer_sentences=5,
             time_budget=15.0, cross_check=True,
         ),
     )

@@ -317,6 +317,12 @@ def _sentence_scores(query: str, text: str, spans: Sequence[Span], idf: Mapping[
     return [sum(idf.get(t, 1.0) for t in found) for found in sentence_terms]
 
 
+def sentence_term_scores(query: str, sentences: Sequence[str], idf: Mapping[str, float]) -> list[float]:
+    """Rarity-weighted sum of the query's content words found in each sentence."""
+    terms = set(_query_terms(query))
+    return [sum(idf.get(t, 1.0) for t in set(content_words(s)) & terms) for s in sentences]
+
+
 def best_sentences(query: str, text: str, n: int, *, idf: Mapping[str, float] | None = None) -> list[Span]:
     """Spans of the (at most) `n` sentences of `text` that best match `query`, in text order.
 

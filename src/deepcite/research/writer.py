@@ -64,7 +64,7 @@ class AnswerWriter:
         self._buffer = ""
         self.finished = True
         if not self.claims and self.evidence:
-            deltas.append(self._extractive())
+            deltas.append(self.quote_best())
         return deltas
 
     def _release(self, raw: str) -> str:
@@ -88,13 +88,23 @@ class AnswerWriter:
             return ""
         return self._emit(Claim(sentence, backed))
 
-    def _extractive(self) -> str:
-        """The model wrote nothing the evidence supports: quote the best evidence instead."""
+    def quote_best(self) -> str:
+        """Quote the evidence sentence that best answers the question, verbatim and cited.
+
+        Used to lead the answer when the model is too weak to be trusted to write first,
+        and as the whole answer when the model wrote nothing the evidence supports.
+        """
         top = self.evidence[0]
-        spans = best_sentences(self.question, top.text, 1) or [(0, len(top.text))]
-        s, e = spans[0]
-        sentence = " ".join(top.text[s:e].split())
-        return self._emit(Claim(sentence, [(top, 1.0)], extractive=True))
+        if top.lead:
+            sentence = " ".join(top.lead.split())
+        else:
+            spans = best_sentences(self.question, top.text, 1) or [(0, len(top.text))]
+            sentence = " ".join(top.text[spans[0][0] : spans[0][1]].split())
+        self._seen.add(normalize_answer(sentence))
+        # Other evidence that says the same counts as agreement, as for any sentence.
+        others = [(e, support_score(sentence, e.text)) for e in self.evidence[1:]]
+        agreeing = sorted(((e, s) for e, s in others if s >= MIN_SUPPORT), key=lambda p: -p[1])
+        return self._emit(Claim(sentence, [(top, 1.0), *agreeing], extractive=True))
 
     def _emit(self, claim: Claim) -> str:
         self.claims.append(claim)
