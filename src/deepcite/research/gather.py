@@ -117,6 +117,11 @@ class Researcher:
             for url, page in (await self.reader.fetch_many(remote, total_timeout=budget)).items():
                 if not isinstance(page, DeepciteError):
                     findings.pages[url] = (page.title, page.text)
+        if self.reader is not None:
+            # A web snippet is the search service's wording, not the page's: once pages are
+            # read, only their own passages may be quoted, and a page refused or not read is not cited.
+            for key in [k for k, c in findings.candidates.items() if c.page_text is None]:
+                del findings.candidates[key]
         for url in to_read:
             if url in local:
                 findings.pages[url] = local[url]
