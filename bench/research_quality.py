@@ -229,6 +229,7 @@ class ModelScore:
             "latency_p50_s": _round(statistics.median(self.latencies)) if self.latencies else None,
             "latency_p95_s": _round(percentile(self.latencies, 95)) if self.latencies else None,
             "latency_max_s": _round(max(self.latencies)) if self.latencies else None,
+            "request_seconds_total": _round(sum(self.latencies) + sum(self.json_latencies)),
             "json_latency_p50_s": _round(statistics.median(self.json_latencies)) if self.json_latencies else None,
             "confidence": {level: self.confidence[level] for level in (*CONFIDENCES, "none") if self.confidence[level]},
             "accuracy_by_confidence": {
@@ -250,20 +251,32 @@ def _round(seconds: float) -> float:
     return round(seconds, 2)
 
 
-def run_model(client: openai.OpenAI, model: str, questions: list[SquadQuestion], json_count: int,
-              site: ExtractedSite) -> ModelScore:
-    score = ModelScore(model, site)
+def run_models(client: openai.OpenAI, models: list[str], questions: list[SquadQuestion], json_count: int,
+               site: ExtractedSite, deadline: float) -> dict[str, ModelScore]:
+    """Ask every model each question in turn, so that a run cut short by the deadline still
+    compares the models on the same questions, under the same background load."""
+    scores = {model: ModelScore(model, site) for model in models}
+    rounds: list[float] = []
     for number, question in enumerate(questions, start=1):
-        answer = ask(client, model, question.question)
-        correct = score.add_text(question, answer)
-        verdict = answer.error or ("correct" if correct else "wrong")
-        print(f"  {model} {number}/{len(questions)}: {answer.seconds:5.1f} s  {answer.confidence() or '-':6}  {verdict}",
-              file=sys.stderr, flush=True)
+        # Stop before a round (and the JSON rounds after it) would run past the deadline.
+        if rounds and time.monotonic() + statistics.mean(rounds) * (1 + json_count) > deadline:
+            print(f"stopping after {number - 1} of {len(questions)} questions to keep within --minutes",
+                  file=sys.stderr)
+            break
+        round_started = time.monotonic()
+        for model in models:
+            answer = ask(client, model, question.question)
+            correct = scores[model].add_text(question, answer)
+            verdict = answer.error or ("correct" if correct else "wrong")
+            print(f"  {number}/{len(questions)} {model:5} {answer.seconds:5.1f} s  {answer.confidence() or '-':6}  "
+                  f"{verdict}", file=sys.stderr, flush=True)
+        rounds.append(time.monotonic() - round_started)
     for question in questions[:json_count]:
-        answer = ask(client, model, question.question, ANSWER_SCHEMA)
-        score.add_json(answer)
-        print(f"  {model} json: {answer.seconds:5.1f} s  {answer.error or 'ok'}", file=sys.stderr, flush=True)
-    return score
+        for model in models:
+            answer = ask(client, model, question.question, ANSWER_SCHEMA)
+            scores[model].add_json(answer)
+            print(f"  json {model:5} {answer.seconds:5.1f} s  {answer.error or 'ok'}", file=sys.stderr, flush=True)
+    return scores
 
 
 def target_notes(model: str, figures: dict[str, Any]) -> str:
@@ -305,11 +318,13 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=40, help="text questions per model")
     parser.add_argument("--json-questions", type=int, default=3, help="JSON-schema questions per model")
     parser.add_argument("--models", nargs="+", default=["lite", "base", "core", "speed"])
+    parser.add_argument("--minutes", type=float, default=14.0,
+                        help="stop asking new questions when the run would last longer than this")
     args = parser.parse_args()
     questions = squad_questions(args.questions)
     load_before = os.getloadavg()
     started = time.perf_counter()
-    results: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + args.minutes * 60
     with serve_squad_site() as site, tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         indexing = index_site(home, site)
@@ -320,15 +335,13 @@ def main() -> None:
         try:
             client = server.client(timeout=180)
             ask(client, args.models[0], WARM_UP_QUESTION)  # one-off costs: model load, page cache
-            for model in args.models:
-                model_started = time.perf_counter()
-                score = run_model(client, model, questions, args.json_questions, extracted)
-                results[model] = score.figures()
-                results[model]["wall_s"] = round(time.perf_counter() - model_started, 1)
+            scores = run_models(client, args.models, questions, args.json_questions, extracted, deadline)
         finally:
             server.stop()
+    results = {model: score.figures() for model, score in scores.items()}
     figures = {
-        "questions_per_model": args.questions,
+        "questions_per_model": min(f["questions"] for f in results.values()),
+        "questions_asked_for": args.questions,
         "json_questions_per_model": args.json_questions,
         "corpus": "SQuAD v1.1 dev, 48 articles served as HTML on 127.0.0.1, indexed by `deepcite index` from a sitemap",
         "machine": f"{os.cpu_count()} CPU cores, shared with other work (load average before {load_before[0]:.2f}, "

@@ -35,19 +35,22 @@ class Runtime:
 @contextlib.asynccontextmanager
 async def open_runtime(settings: Settings, *, warm: bool = False) -> AsyncIterator[Runtime]:
     settings.home.mkdir(parents=True, exist_ok=True)
-    index = LocalIndex(settings.index_path)
-    cache = build_cache(settings)
-    fetcher = Fetcher(settings, cache)
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        index = LocalIndex(settings.index_path)
+        stack.callback(index.close)
+        cache = build_cache(settings)
+        stack.push_async_callback(cache.aclose)
+        fetcher = Fetcher(settings, cache)
+        stack.push_async_callback(fetcher.aclose)
         llm = build_chat_model(settings)
+        _close_later(stack, llm)
         embedder = Embedder()
         providers = build_providers(settings, index)
-        researcher = Researcher(
-            providers=providers,
-            embedder=embedder,
-            count_tokens=llm.count_tokens,
-            reader=fetcher,
-        )
+        for provider in providers:
+            if provider is not index:
+                _close_later(stack, provider)
+        researcher = Researcher(providers=providers, embedder=embedder, count_tokens=llm.count_tokens, reader=fetcher)
+        # The embedded model is small: quote the evidence first (see ResearchEngine).
         engine = ResearchEngine(researcher, llm, quote_first=not settings.llm_base_url)
         search = SearchService(providers, embedder, index=index, reader=fetcher)
         if warm:
@@ -56,7 +59,9 @@ async def open_runtime(settings: Settings, *, warm: bool = False) -> AsyncIterat
             if warm_up is not None:
                 await warm_up(engine.warm_up_prompt())
         yield Runtime(settings, index, llm, fetcher, engine, search)
-    finally:
-        await fetcher.aclose()
-        await cache.aclose()
-        index.close()
+
+
+def _close_later(stack: contextlib.AsyncExitStack, resource: object) -> None:
+    aclose = getattr(resource, "aclose", None)
+    if aclose is not None:
+        stack.push_async_callback(aclose)

@@ -25,6 +25,9 @@ from deepcite.research.text import split_sentences
 from deepcite.search.base import SearchHit, SearchProvider
 from deepcite.search.passages import split_passages
 
+MIN_REMOTE_PAGES = 2  # web pages read even by a profile that reads none, to quote them
+MIN_READ_SECONDS = 0.5
+
 
 class ReadPage(Protocol):
     @property
@@ -103,46 +106,50 @@ class Researcher:
         for query in queries:
             yield Progress("search", f"searching: {query}")
         findings.queries.extend(queries)
-        hits = await self._search(queries, profile.hits_per_query)
+        hits = await self._search(queries, profile.hits_per_query, deadline)
         for hit in hits:
             findings.add(Candidate.from_hit(hit).located())
-        if profile.pages == 0:
-            return
-        to_read = [u for u in dict.fromkeys(h.url for h in hits) if u not in findings.pages][: profile.pages]
+        urls = [u for u in dict.fromkeys(h.url for h in hits) if u not in findings.pages]
         local = {h.url: (h.title, h.page_text) for h in hits if h.page_text is not None}
-        remote = [u for u in to_read if u not in local]
+        # A web result's snippet is the search service's wording, not the page's: the pages
+        # are read (even by `speed`) and only their own text may be quoted.
+        remote = [u for u in urls if u not in local][: max(profile.pages, MIN_REMOTE_PAGES)]
         if remote and self.reader is not None:
             yield Progress("read", f"reading {len(remote)} page{'s' if len(remote) != 1 else ''}")
-            budget = max(0.5, deadline - time.monotonic())
+            budget = max(MIN_READ_SECONDS, deadline - time.monotonic())
             for url, page in (await self.reader.fetch_many(remote, total_timeout=budget)).items():
                 if not isinstance(page, DeepciteError):
                     findings.pages[url] = (page.title, page.text)
-        if self.reader is not None:
-            # A web snippet is the search service's wording, not the page's: once pages are
-            # read, only their own passages may be quoted, and a page refused or not read is not cited.
-            for key in [k for k, c in findings.candidates.items() if c.page_text is None]:
-                del findings.candidates[key]
-        for url in to_read:
-            if url in local:
-                findings.pages[url] = local[url]
+        for key in [k for k, c in findings.candidates.items() if c.page_text is None]:
+            del findings.candidates[key]
+        # Local pages are whole in the index: reading them means taking all their passages.
+        for url in [u for u in urls if u in local][: profile.pages]:
+            findings.pages[url] = local[url]
+        for url in urls:
             if url in findings.pages:
                 title, text = findings.pages[url]
                 for passage in split_passages(text):
                     findings.add(Candidate(url, title, passage.text, text, passage.start))
-        yield Progress("read", f"read {len(findings.pages)} pages, {len(findings.candidates)} passages")
+        if findings.pages:
+            yield Progress("read", f"read {len(findings.pages)} pages, {len(findings.candidates)} passages")
 
-    async def _search(self, queries: list[str], limit: int) -> list[SearchHit]:
-        searches = [p.search(q, limit=limit) for q in queries for p in self.providers]
-        results = await asyncio.gather(*searches, return_exceptions=True)
+    async def _search(self, queries: list[str], limit: int, deadline: float) -> list[SearchHit]:
+        """All queries on all providers at once; a provider that fails or is late is left out."""
+        tasks = [asyncio.ensure_future(p.search(q, limit=limit)) for q in queries for p in self.providers]
+        done, late = await asyncio.wait(tasks, timeout=max(MIN_READ_SECONDS, deadline - time.monotonic()))
+        for task in late:
+            task.cancel()
         hits: list[SearchHit] = []
-        for result in results:
-            if isinstance(result, (DeepciteError, OSError)):
+        for task in tasks:
+            if task not in done:
+                continue
+            error = task.exception()
+            if isinstance(error, (DeepciteError, OSError)):
                 continue  # one provider failing must not sink the others
-            if isinstance(result, BaseException):
-                raise result
-            hits.extend(result)
+            if error is not None:
+                raise error
+            hits.extend(task.result())
         return hits
-
     async def _rank(
         self, conversation: Conversation, profile: ResearchProfile, findings: Findings
     ) -> list[RankedPassage]:
