@@ -1,0 +1,91 @@
+"""Multi-hop research: the second document is reachable only through the first."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from deepcite.llm.base import ChatMessage
+from deepcite.llm.embedded import EmbeddedModel
+from deepcite.research.conversation import read_conversation
+from deepcite.research.embeddings import Embedder
+from deepcite.research.engine import ResearchEngine
+from deepcite.research.events import Basis
+from deepcite.research.gather import Findings, Researcher
+from deepcite.research.profiles import PROFILES
+from deepcite.research.request import ResearchRequest
+from deepcite.search.local_index import LocalIndex
+
+PRIZE = "https://example.org/zorblax-prize"
+FOUNDER = "https://example.org/mira-castellan"
+QUESTION = "In which city was the founder of the Zorblax Prize born?"
+PAGES = {
+    PRIZE: ("Zorblax Prize", (
+        "The Zorblax Prize is an annual award for research in marine chemistry. "
+        "It was founded in 1931 by Mira Castellan, a chemist who spent her career studying coral reefs. "
+        "The prize is presented each spring in a ceremony attended by the previous laureates."
+    )),
+    # Shares no content word with the question: only the bridge entity leads here.
+    FOUNDER: ("Mira Castellan", (
+        "Mira Castellan came into the world in Vellport, a harbour town on the northern coast, in 1889. "
+        "Castellan studied at the Vellport Academy before moving abroad to work on reef ecology."
+    )),
+    "https://example.org/coral": ("Coral reef chemistry", (
+        "Coral reefs are built by colonies of tiny animals that secrete calcium carbonate. "
+        "Marine chemistry describes how ocean acidity changes the growth of reefs."
+    )),
+    "https://example.org/awards": ("Science awards", (
+        "Many science awards were founded in the twentieth century by wealthy patrons. "
+        "A prize is usually presented by a committee of former winners."
+    )),
+}
+
+
+@pytest.fixture
+async def index(tmp_path: Path) -> AsyncIterator[LocalIndex]:
+    local = LocalIndex(tmp_path / "index.sqlite3")
+    for url, (title, text) in PAGES.items():
+        await local.upsert(url, title, text, "test")
+    yield local
+    local.close()
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return Embedder()
+
+
+async def gather(index: LocalIndex, embedder: Embedder, model: str) -> Findings:
+    researcher = Researcher([index], embedder, lambda text: len(text) // 4)
+    findings = Findings()
+    async for _ in researcher.gather(read_conversation([ChatMessage("user", QUESTION)]), PROFILES[model], findings):
+        pass
+    return findings
+
+
+async def test_the_question_alone_does_not_find_the_second_document(index: LocalIndex, embedder: Embedder) -> None:
+    findings = await gather(index, embedder, "lite")
+    assert PRIZE in {e.url for e in findings.evidence}
+    assert FOUNDER not in {e.url for e in findings.evidence}
+
+
+async def test_core_follows_the_bridge_entity_to_the_second_document(index: LocalIndex, embedder: Embedder) -> None:
+    findings = await gather(index, embedder, "core")
+    assert "Mira Castellan" in findings.leads
+    urls = {e.url for e in findings.evidence}
+    assert {PRIZE, FOUNDER} <= urls
+
+
+async def test_core_answer_cites_both_hops_verbatim(index: LocalIndex, embedder: Embedder) -> None:
+    model = EmbeddedModel()
+    engine = ResearchEngine(Researcher([index], embedder, model.count_tokens), model, quote_first=True)
+    events = [e async for e in engine.run(ResearchRequest("core", [ChatMessage("user", QUESTION)]))]
+    basis = next(e for e in events if isinstance(e, Basis))
+    cited = {c.url: c for field in basis.basis for c in field.citations}
+    assert FOUNDER in cited
+    for url, citation in cited.items():
+        for excerpt in citation.excerpts:
+            assert excerpt in PAGES[url][1]
+    await model.aclose()
