@@ -2,8 +2,8 @@
 
 Serves the SQuAD articles as HTML pages with a sitemap on 127.0.0.1, indexes them
 with the real `deepcite index` CLI into a fresh home (no sample corpus), starts a
-real `deepcite serve` and asks each model SQuAD questions through the official
-openai SDK, non-streaming. Per model it measures evidence recall (the answering
+real `deepcite serve` per model and asks each model SQuAD questions through the
+official openai SDK, non-streaming. Per model it measures evidence recall (the answering
 article is cited; stricter: a cited excerpt overlaps the answering paragraph),
 answer accuracy, the share of excerpts that are verbatim in their page, JSON
 schema validity, latency and the confidence levels given.
@@ -13,10 +13,12 @@ Run: `.venv/bin/python -m bench.research_quality [--questions 40] [--models lite
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -251,28 +253,31 @@ def _round(seconds: float) -> float:
     return round(seconds, 2)
 
 
-def run_models(client: openai.OpenAI, models: list[str], questions: list[SquadQuestion], json_count: int,
+def run_models(clients: dict[str, openai.OpenAI], questions: list[SquadQuestion], json_questions: list[SquadQuestion],
                site: ExtractedSite, deadline: float) -> dict[str, ModelScore]:
     """Ask every model each question in turn, so that a run cut short by the deadline still
-    compares the models on the same questions, under the same background load."""
-    scores = {model: ModelScore(model, site) for model in models}
+    compares the models on the same questions, under the same background load.
+
+    Each model has a server of its own: a model asked second must not find the first one's
+    passage embeddings and prompt prefix already in the caches."""
+    scores = {model: ModelScore(model, site) for model in clients}
     rounds: list[float] = []
     for number, question in enumerate(questions, start=1):
         # Stop before a round (and the JSON rounds after it) would run past the deadline.
-        if rounds and time.monotonic() + statistics.mean(rounds) * (1 + json_count) > deadline:
+        if rounds and time.monotonic() + statistics.mean(rounds) * (1 + len(json_questions)) > deadline:
             print(f"stopping after {number - 1} of {len(questions)} questions to keep within --minutes",
                   file=sys.stderr)
             break
         round_started = time.monotonic()
-        for model in models:
+        for model, client in clients.items():
             answer = ask(client, model, question.question)
             correct = scores[model].add_text(question, answer)
             verdict = answer.error or ("correct" if correct else "wrong")
             print(f"  {number}/{len(questions)} {model:5} {answer.seconds:5.1f} s  {answer.confidence() or '-':6}  "
                   f"{verdict}", file=sys.stderr, flush=True)
         rounds.append(time.monotonic() - round_started)
-    for question in questions[:json_count]:
-        for model in models:
+    for question in json_questions:
+        for model, client in clients.items():
             answer = ask(client, model, question.question, ANSWER_SCHEMA)
             scores[model].add_json(answer)
             print(f"  json {model:5} {answer.seconds:5.1f} s  {answer.error or 'ok'}", file=sys.stderr, flush=True)
@@ -321,28 +326,32 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=14.0,
                         help="stop asking new questions when the run would last longer than this")
     args = parser.parse_args()
-    questions = squad_questions(args.questions)
+    # JSON questions are others than the text ones, so no cache has seen them.
+    sample = squad_questions(args.questions + args.json_questions)
+    questions, json_questions = sample[:args.questions], sample[args.questions:]
     load_before = os.getloadavg()
     started = time.perf_counter()
     deadline = time.monotonic() + args.minutes * 60
-    with serve_squad_site() as site, tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
-        indexing = index_site(home, site)
+    with serve_squad_site() as site, tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as servers:
+        indexed = Path(tmp) / "indexed"
+        indexing = index_site(indexed, site)
         print(f"indexed {indexing['added']} of {indexing['pages']} pages in {indexing['seconds']} s", file=sys.stderr)
         extracted = extract_site(site)
-        unlocated = sum(extracted.paragraph_span(q) is None for q in questions)
-        server = start_server(home, fetch_allow_private="true", seed_sample_corpus="false")
-        try:
-            client = server.client(timeout=180)
-            ask(client, args.models[0], WARM_UP_QUESTION)  # one-off costs: model load, page cache
-            scores = run_models(client, args.models, questions, args.json_questions, extracted, deadline)
-        finally:
-            server.stop()
+        unlocated = sum(extracted.paragraph_span(q) is None for q in sample)
+        clients = {}
+        for model in args.models:
+            home = shutil.copytree(indexed, Path(tmp) / model)
+            server = start_server(home, fetch_allow_private="true", seed_sample_corpus="false")
+            servers.callback(server.stop)
+            clients[model] = server.client(timeout=180)
+            ask(clients[model], model, WARM_UP_QUESTION)  # one-off costs: model load, page cache
+        scores = run_models(clients, questions, json_questions, extracted, deadline)
     results = {model: score.figures() for model, score in scores.items()}
     figures = {
         "questions_per_model": min(f["questions"] for f in results.values()),
         "questions_asked_for": args.questions,
         "json_questions_per_model": args.json_questions,
+        "servers": "one `deepcite serve` per model, each on its own copy of the indexed home (no shared caches)",
         "corpus": "SQuAD v1.1 dev, 48 articles served as HTML on 127.0.0.1, indexed by `deepcite index` from a sitemap",
         "machine": f"{os.cpu_count()} CPU cores, shared with other work (load average before {load_before[0]:.2f}, "
                    f"after {os.getloadavg()[0]:.2f})",

@@ -93,19 +93,19 @@ def extract_json(text: str) -> Any:
     """The JSON value in `text`, tolerating code fences, chatter around it and truncation."""
     stripped = re.sub(r"^\s*```(?:json)?\s*|\s*```\s*$", "", text)
     try:
-        return json.loads(stripped)
+        return json.loads(stripped, strict=False)
     except json.JSONDecodeError as exc:
         first_error = exc
     start = min((i for i in (stripped.find("{"), stripped.find("[")) if i >= 0), default=-1)
     if start < 0:
         raise ValueError(f"no JSON object or array found: {first_error.msg}")
     try:
-        return json.JSONDecoder().raw_decode(stripped, start)[0]
+        return json.JSONDecoder(strict=False).raw_decode(stripped, start)[0]
     except json.JSONDecodeError:
         pass
     for candidate in _closed_prefixes(stripped[start:]):
         try:
-            return json.loads(candidate)
+            return json.loads(candidate, strict=False)
         except json.JSONDecodeError:
             continue
     raise ValueError(f"unreadable JSON: {first_error.msg} at character {first_error.pos}")

@@ -6,10 +6,11 @@ It knows nothing of HTTP: it takes a `ResearchRequest` and yields `ResearchEvent
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from deepcite.errors import ModelNotFoundError
+from deepcite.errors import ModelNotFoundError, StructuredOutputError
 from deepcite.llm.base import ChatModel, GenerationOptions
 from deepcite.llm.structured import coerce_to_schema, complete_json
 from deepcite.research.basis import FieldBasis
@@ -24,6 +25,7 @@ from deepcite.research.request import ResearchRequest
 from deepcite.research.writer import AnswerWriter
 
 NOTHING_FOUND = "I found no source that addresses this question."
+log = logging.getLogger(__name__)
 
 
 class ResearchEngine:
@@ -101,10 +103,15 @@ class ResearchEngine:
         schema: dict[str, Any],
     ) -> AsyncIterator[ResearchEvent]:
         messages = answer_messages(conversation, evidence, schema)
+        value: Any = {}
         if evidence:
-            value = await complete_json(self.llm, messages, schema, max_tokens=profile.answer_tokens * 3)
-        else:
-            value = coerce_to_schema({}, schema)
+            try:
+                value = await complete_json(self.llm, messages, schema, max_tokens=profile.answer_tokens * 3)
+            except StructuredOutputError as exc:
+                # The contract is valid JSON whatever the model does: an empty answer whose
+                # basis says every field is unsupported is more useful than a 500.
+                log.warning("no usable JSON from the model, answering empty: %s", exc.message)
+        value = coerce_to_schema(value, schema)
         value = _in_schema_order(value, schema)
         content = json.dumps(value, ensure_ascii=False)
         # JSON is sent whole, once it validates: a client never sees a half-repaired object.

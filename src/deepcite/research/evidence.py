@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from urllib.parse import urlsplit
+from urllib.parse import urldefrag
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,9 +17,8 @@ class Evidence:
 
     @property
     def source_key(self) -> str:
-        """Pages of one site count as one source when agreement is counted."""
-        parts = urlsplit(self.url)
-        return parts.netloc or parts.path.rsplit("/", 1)[0] or self.url
+        """What counts as one source when agreement is counted: the page, without its fragment."""
+        return urldefrag(self.url).url
 
 
 def verbatim(excerpt: str, page_text: str) -> bool:

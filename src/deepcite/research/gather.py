@@ -17,6 +17,7 @@ from deepcite.research.conversation import Conversation
 from deepcite.research.embeddings import Embedder
 from deepcite.research.events import Progress
 from deepcite.research.evidence import Evidence, verbatim
+from deepcite.research.grounding import question_coverage
 from deepcite.research.planner import first_queries, follow_up_queries
 from deepcite.research.profiles import ResearchProfile
 from deepcite.research.ranking import Candidate, RankedPassage, rank_passages
@@ -27,6 +28,7 @@ from deepcite.search.passages import split_passages
 
 MIN_REMOTE_PAGES = 2  # web pages read even by a profile that reads none, to quote them
 MIN_READ_SECONDS = 0.5
+MAX_HOP_PASSAGES = 2  # evidence slots kept for what following leads found
 
 
 class ReadPage(Protocol):
@@ -55,7 +57,8 @@ class Findings:
     pages: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)  # url -> (title, text)
     candidates: dict[tuple[str, int | None], Candidate] = dataclasses.field(default_factory=dict)
     leads: list[str] = dataclasses.field(default_factory=list)
-    ranked: list[RankedPassage] = dataclasses.field(default_factory=list)
+    ranked: list[RankedPassage] = dataclasses.field(default_factory=list)  # for the question
+    hops: list[RankedPassage] = dataclasses.field(default_factory=list)  # for the leads followed
     evidence: list[Evidence] = dataclasses.field(default_factory=list)
 
     def add(self, candidate: Candidate) -> bool:
@@ -78,26 +81,27 @@ class Researcher:
     ) -> AsyncIterator[Progress]:
         """Run the profile's rounds, yielding progress; leaves the evidence in `findings`."""
         deadline = time.monotonic() + profile.time_budget
-        queries = first_queries(conversation.search_text, profile.queries)
-        for round_number in range(profile.rounds):
-            if not queries:
+        question = conversation.search_text
+        async for progress in self._round(first_queries(question, profile.queries), profile, findings, deadline):
+            yield progress
+        findings.ranked = await self._rank(question, list(findings.candidates.values()), profile)
+        for _ in range(profile.rounds - 1):
+            top = [r.candidate.text for r in findings.ranked[: profile.evidence_passages]]
+            # Follow leads only while the evidence leaves words of the question unexplained.
+            if time.monotonic() >= deadline or question_coverage(question, top) >= 1.0:
                 break
-            async for progress in self._round(queries, profile, findings, deadline):
-                yield progress
-            findings.ranked = await self._rank(conversation, profile, findings)
-            if round_number + 1 == profile.rounds or time.monotonic() >= deadline:
-                break
-            leads = follow_up_queries(
-                conversation.search_text,
-                [r.candidate.text for r in findings.ranked[: profile.evidence_passages]],
-                set(findings.leads),
-                profile.queries,
-            )
+            leads = follow_up_queries(question, top, set(findings.leads), profile.queries)
             if not leads:
                 break
             findings.leads.extend(entity for entity, _ in leads)
+            yield Progress("plan", "following leads: " + "; ".join(entity for entity, _ in leads))
+            known = set(findings.candidates)
             queries = [query for _, query in leads]
-            yield Progress("plan", "following leads: " + "; ".join(findings.leads[-len(leads):]))
+            async for progress in self._round(queries, profile, findings, deadline):
+                yield progress
+            new = [c for key, c in findings.candidates.items() if key not in known]
+            # The next hop's passages answer the lead, not the question: rank them by the lead.
+            findings.hops.extend((await self._rank(" ".join(queries), new, profile))[:MAX_HOP_PASSAGES])
         findings.evidence = await self._evidence(conversation, profile, findings)
 
     async def _round(
@@ -150,14 +154,10 @@ class Researcher:
                 raise error
             hits.extend(task.result())
         return hits
-    async def _rank(
-        self, conversation: Conversation, profile: ResearchProfile, findings: Findings
-    ) -> list[RankedPassage]:
-        # Leads join the ranking query so the passages of the second hop can compete.
-        query = " ".join([conversation.search_text, *findings.leads])
+    async def _rank(self, query: str, candidates: list[Candidate], profile: ResearchProfile) -> list[RankedPassage]:
         return await rank_passages(
             query,
-            list(findings.candidates.values()),
+            candidates,
             embedder=self.embedder,
             budget_tokens=profile.evidence_tokens * 4,
             count_tokens=self.count_tokens,
@@ -166,29 +166,48 @@ class Researcher:
     async def _evidence(
         self, conversation: Conversation, profile: ResearchProfile, findings: Findings
     ) -> list[Evidence]:
-        """Cut the best passages to the sentences that answer, best first, within the budget."""
-        query = " ".join([conversation.search_text, *findings.leads])
-        passages = [r.candidate for r in findings.ranked[: profile.evidence_passages * 2]]
+        """The best passages for the question, then those of the leads followed, cut to their best sentences."""
+        hop_slots = min(len(findings.hops), MAX_HOP_PASSAGES, profile.evidence_passages // 2)
+        chosen = await self._excerpts(
+            conversation.search_text,
+            [r.candidate for r in findings.ranked[: profile.evidence_passages * 2]],
+            profile.evidence_passages - hop_slots,
+            profile,
+            profile.evidence_tokens,
+        )
+        if hop_slots:
+            taken = {(c.url, c.start) for c, _, _ in chosen}
+            hops = [r.candidate for r in findings.hops if (r.candidate.url, r.candidate.start) not in taken]
+            spent = sum(self.count_tokens(text) for _, text, _ in chosen)
+            lead_query = " ".join([conversation.search_text, *findings.leads])
+            chosen += await self._excerpts(lead_query, hops, hop_slots, profile, profile.evidence_tokens - spent)
+        return [
+            Evidence(n, c.url, c.title, text, c.page_text if c.page_text is not None else c.text, lead)
+            for n, (c, text, lead) in enumerate(chosen, start=1)
+        ]
+
+    async def _excerpts(
+        self, query: str, passages: list[Candidate], count: int, profile: ResearchProfile, budget: int
+    ) -> list[tuple[Candidate, str, str]]:
+        """Up to `count` (passage, excerpt, best sentence), best first, within `budget` tokens."""
         scored = await score_sentences(query, passages, embedder=self.embedder)
-        evidence: list[Evidence] = []
-        budget = profile.evidence_tokens
+        chosen: list[tuple[Candidate, str, str]] = []
         done: set[int] = set()
         for best in scored:
-            if len(evidence) == profile.evidence_passages or budget <= 0:
+            if len(chosen) == count or budget <= 0:
                 break
             if id(best.passage) in done:
                 continue
             done.add(id(best.passage))
             start, end = _excerpt_span(best, scored, profile.excerpt_sentences)
             c = best.passage
-            page_text = c.page_text if c.page_text is not None else c.text
             text = c.text[start:end].strip()
             cost = self.count_tokens(text)
-            if (cost > budget and evidence) or not verbatim(text, page_text):
+            if (cost > budget and chosen) or not verbatim(text, c.page_text if c.page_text is not None else c.text):
                 continue
             budget -= cost
-            evidence.append(Evidence(len(evidence) + 1, c.url, c.title, text, page_text, best.text.strip()))
-        return evidence
+            chosen.append((c, text, best.text.strip()))
+        return chosen
 
 
 def _excerpt_span(best: ScoredSentence, scored: list[ScoredSentence], sentences: int) -> tuple[int, int]:
