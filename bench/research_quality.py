@@ -157,6 +157,7 @@ class ModelScore:
     json_valid: int = 0
     json_latencies: list[float] = dataclasses.field(default_factory=list)
     json_failures: list[str] = dataclasses.field(default_factory=list)
+    json_answers: list[str] = dataclasses.field(default_factory=list)
 
     def add_text(self, question: SquadQuestion, answer: Answer) -> bool:
         """Score one text answer; True when it holds a gold answer."""
@@ -185,9 +186,10 @@ class ModelScore:
     def add_json(self, answer: Answer) -> None:
         self.json_asked += 1
         if answer.error is not None:
-            self.json_failures.append(answer.error)
+            self.json_failures.append(f"{answer.error} (after {answer.seconds:.1f} s)")
             return
         self.json_latencies.append(answer.seconds)
+        self.json_answers.append(answer.content[:300])
         self.check_excerpts(answer)
         try:
             jsonschema.validate(json.loads(answer.content), ANSWER_SCHEMA)
@@ -233,6 +235,7 @@ class ModelScore:
             "latency_max_s": _round(max(self.latencies)) if self.latencies else None,
             "request_seconds_total": _round(sum(self.latencies) + sum(self.json_latencies)),
             "json_latency_p50_s": _round(statistics.median(self.json_latencies)) if self.json_latencies else None,
+            "json_latency_max_s": _round(max(self.json_latencies)) if self.json_latencies else None,
             "confidence": {level: self.confidence[level] for level in (*CONFIDENCES, "none") if self.confidence[level]},
             "accuracy_by_confidence": {
                 level: _share(self.correct_by_confidence[level], self.confidence[level])
@@ -240,6 +243,7 @@ class ModelScore:
             },
             "error_samples": self.errors[:SAMPLES_KEPT],
             "json_failures": self.json_failures[:SAMPLES_KEPT],
+            "json_answers": self.json_answers[:SAMPLES_KEPT],
             "not_verbatim_samples": self.not_verbatim,
             "wrong_answer_samples": self.misses,
         }
@@ -261,10 +265,16 @@ def run_models(clients: dict[str, openai.OpenAI], questions: list[SquadQuestion]
     Each model has a server of its own: a model asked second must not find the first one's
     passage embeddings and prompt prefix already in the caches."""
     scores = {model: ModelScore(model, site) for model in clients}
+    # JSON first: its requests vary most in length, so the deadline is then only about the text rounds.
+    for question in json_questions:
+        for model, client in clients.items():
+            answer = ask(client, model, question.question, ANSWER_SCHEMA)
+            scores[model].add_json(answer)
+            print(f"  json {model:5} {answer.seconds:5.1f} s  {answer.error or 'ok'}", file=sys.stderr, flush=True)
     rounds: list[float] = []
     for number, question in enumerate(questions, start=1):
-        # Stop before a round (and the JSON rounds after it) would run past the deadline.
-        if rounds and time.monotonic() + statistics.mean(rounds) * (1 + len(json_questions)) > deadline:
+        # Stop before a round would run past the deadline.
+        if rounds and time.monotonic() + statistics.mean(rounds) > deadline:
             print(f"stopping after {number - 1} of {len(questions)} questions to keep within --minutes",
                   file=sys.stderr)
             break
@@ -276,11 +286,6 @@ def run_models(clients: dict[str, openai.OpenAI], questions: list[SquadQuestion]
             print(f"  {number}/{len(questions)} {model:5} {answer.seconds:5.1f} s  {answer.confidence() or '-':6}  "
                   f"{verdict}", file=sys.stderr, flush=True)
         rounds.append(time.monotonic() - round_started)
-    for question in json_questions:
-        for model, client in clients.items():
-            answer = ask(client, model, question.question, ANSWER_SCHEMA)
-            scores[model].add_json(answer)
-            print(f"  json {model:5} {answer.seconds:5.1f} s  {answer.error or 'ok'}", file=sys.stderr, flush=True)
     return scores
 
 

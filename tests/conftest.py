@@ -1,7 +1,8 @@
-"""Fixtures shared by every test folder."""
+"""Fixtures shared by every test folder: a throw-away redis, the local test site, the embedding model."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import subprocess
@@ -9,12 +10,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from bench.harness import free_port
+from tests.fetch.local_site import LocalSite, serve_local_site
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from deepcite.research.embeddings import Embedder
 
 
 def _redis_answers(port: int) -> bool:
@@ -48,3 +47,18 @@ def redis_url() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def local_site() -> Iterator[LocalSite]:
+    """The test web site of `tests/fetch/local_site.py`, served on a free loopback port."""
+    with serve_local_site() as site:
+        yield site
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real wordllama embedder, loaded once (it holds no event-loop state) before any test's clock starts."""
+    model = Embedder()
+    asyncio.run(model.warm_up())
+    return model

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import secrets
-import socket
 
 import pytest
 from api_harness import MakeApp, chat_body
+from bench.harness import free_port
 
 from deepcite.api.ratelimit import RequestRateLimiter, async_storage_url
 from deepcite.config import ConfigError
@@ -74,10 +74,7 @@ async def test_redis_shares_the_limit_between_workers(make_app: MakeApp, redis_u
 
 
 async def test_redis_down_is_503_not_500(make_app: MakeApp) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed_port = sock.getsockname()[1]
-    sut = make_app(redis_url=f"redis://127.0.0.1:{closed_port}/0")
+    sut = make_app(redis_url=f"redis://127.0.0.1:{free_port()}/0")
     async with sut.client() as client:
         response = await client.get("/v1/models")
     assert response.status_code == 503

@@ -8,14 +8,14 @@ The one scripted part is `ScriptedWebSearch`, standing in for a remote web searc
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from api_harness import ScriptedEngine
-from tests.fetch.local_site import ARTICLE_SENTENCES, BOILERPLATE, PDF_SENTENCE, LocalSite, serve_local_site
+from tests.fetch.local_site import ARTICLE_SENTENCES, BOILERPLATE, PDF_SENTENCE, LocalSite
 
 from deepcite.api.app import create_app
 from deepcite.config import Settings
@@ -84,11 +84,6 @@ class ScriptedWebSearch:
         return self.hits[:limit]
 
 
-@pytest.fixture(scope="module")
-def embedder() -> Embedder:
-    return Embedder()  # loads once for the module; it holds no event-loop state
-
-
 @pytest.fixture
 async def index(tmp_path: Path) -> AsyncIterator[LocalIndex]:
     index = await LocalIndex.open(tmp_path / "index.sqlite3")
@@ -96,12 +91,6 @@ async def index(tmp_path: Path) -> AsyncIterator[LocalIndex]:
         await index.upsert(url, title, text, source="test")
     yield index
     index.close()
-
-
-@pytest.fixture
-def site() -> Iterator[LocalSite]:
-    with serve_local_site() as running:
-        yield running
 
 
 Client = contextlib.AbstractAsyncContextManager[httpx.AsyncClient]
@@ -197,12 +186,12 @@ async def test_max_results_and_excerpt_limits_are_honoured(make_client: MakeClie
     assert any("wingspan of 76 to 85 centimetres" in e and e.endswith(".") for e in first["excerpts"])
 
 
-async def test_web_hits_are_read_and_filtered_by_date(make_client: MakeClient, site: LocalSite) -> None:
+async def test_web_hits_are_read_and_filtered_by_date(make_client: MakeClient, local_site: LocalSite) -> None:
     web = ScriptedWebSearch(
         [
-            SearchHit(site.url("/article"), "Terns", "A snippet about terns.", 1.0, "web", publish_date="2024-05-01"),
-            SearchHit(site.url("/notes.txt"), "Notes", "The terns arrived.", 0.9, "web", publish_date="2019-01-01"),
-            SearchHit(site.url("/report.pdf"), "Survey", "Tern colony counts.", 0.8, "web", publish_date="soon"),
+            SearchHit(local_site.url("/article"), "Terns", "A snippet about terns.", 1.0, "web", publish_date="2024-05-01"),
+            SearchHit(local_site.url("/notes.txt"), "Notes", "The terns arrived.", 0.9, "web", publish_date="2019-01-01"),
+            SearchHit(local_site.url("/report.pdf"), "Survey", "Tern colony counts.", 0.8, "web", publish_date="soon"),
         ]
     )
     body = {"objective": "How far does an Arctic tern fly in a year?", "source_policy": {"after_date": "2023-01-01"}}
@@ -210,12 +199,12 @@ async def test_web_hits_are_read_and_filtered_by_date(make_client: MakeClient, s
         response = await client.post("/v1/search", json=body)
     assert response.status_code == 200
     results = {r["url"]: r for r in response.json()["results"]}
-    assert set(results) == {site.url("/article"), site.url("/report.pdf")}  # the 2019 page is dropped
-    article = results[site.url("/article")]
+    assert set(results) == {local_site.url("/article"), local_site.url("/report.pdf")}  # the 2019 page is dropped
+    article = results[local_site.url("/article")]
     assert article["publish_date"] == "2024-05-01"
     # Excerpts come from the page as read, not from the provider's snippet.
     assert any(ARTICLE_SENTENCES[1] in e for e in article["excerpts"])
-    assert results[site.url("/report.pdf")]["excerpts"] == [PDF_SENTENCE]
+    assert results[local_site.url("/report.pdf")]["excerpts"] == [PDF_SENTENCE]
 
 
 async def test_search_needs_an_objective_or_queries(make_client: MakeClient) -> None:
@@ -250,15 +239,15 @@ async def test_extract_reads_local_index_pages_without_http(make_client: MakeCli
     assert all(e in PAGES[TERN_URL][1] for e in result["excerpts"])
 
 
-async def test_extract_fetches_html_and_pdf_pages(make_client: MakeClient, site: LocalSite) -> None:
-    body = {"urls": [site.url("/article"), site.url("/report.pdf")], "full_content": True}
+async def test_extract_fetches_html_and_pdf_pages(make_client: MakeClient, local_site: LocalSite) -> None:
+    body = {"urls": [local_site.url("/article"), local_site.url("/report.pdf")], "full_content": True}
     async with make_client(fetch_allow_hosts="127.0.0.1") as client:
         response = await client.post("/v1/extract", json=body)
     assert response.status_code == 200
     data = response.json()
     assert data["errors"] == []
     article, report = data["results"]
-    assert article["url"] == site.url("/article")
+    assert article["url"] == local_site.url("/article")
     assert article["title"] == "The Migration of Arctic Terns"
     assert all(sentence in article["full_content"] for sentence in ARTICLE_SENTENCES)
     assert not any(junk in article["full_content"] for junk in BOILERPLATE)
@@ -291,21 +280,21 @@ async def test_extract_defaults_to_excerpts_only_and_can_skip_them(make_client: 
     assert result["excerpts"][0] in PAGES[BREAD_URL][1]
 
 
-async def test_extract_reports_refused_and_missing_pages_as_errors(make_client: MakeClient, site: LocalSite) -> None:
-    urls = [site.url("/article"), BREAD_URL]
+async def test_extract_reports_refused_and_missing_pages_as_errors(make_client: MakeClient, local_site: LocalSite) -> None:
+    urls = [local_site.url("/article"), BREAD_URL]
     async with make_client() as client:  # private addresses not allowed
         refused = await client.post("/v1/extract", json={"urls": urls})
     assert refused.status_code == 200
     data = refused.json()
     assert [r["url"] for r in data["results"]] == [BREAD_URL]
     [error] = data["errors"]
-    assert error["url"] == site.url("/article")
+    assert error["url"] == local_site.url("/article")
     assert error["error_type"] == "url_refused"
     assert "127.0.0.1" in error["content"]
-    assert site.hits("/article") == 0
+    assert local_site.hits("/article") == 0
 
     async with make_client(fetch_allow_hosts="127.0.0.1") as client:
-        missing = await client.post("/v1/extract", json={"urls": [site.url("/gone")]})
+        missing = await client.post("/v1/extract", json={"urls": [local_site.url("/gone")]})
     [error] = missing.json()["errors"]
     assert error["error_type"] == "http_error" and error["http_status_code"] == 404
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from bench.harness import API_KEY, RunningServer, ServerFailed, start_server
 
 __all__ = ["API_KEY", "RunningServer", "launch"]

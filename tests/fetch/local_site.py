@@ -10,11 +10,13 @@ an image. Tests import the constants below to assert on the content.
 from __future__ import annotations
 
 import collections
-import http.server
+import contextlib
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from urllib.parse import urlsplit
+
+from tests.support.loopback import Loopback, LoopbackHandler, LoopbackServer, serve_in_thread
+from tests.support.pdf import make_pdf
 
 ARTICLE_TITLE = "The Migration of Arctic Terns"
 ARTICLE_SENTENCES = (
@@ -62,56 +64,17 @@ def _article_html() -> bytes:
 """.encode()
 
 
-def make_pdf(text: str, title: str) -> bytes:
-    """A minimal valid one-page PDF that shows `text` in Helvetica and names `title` in its info."""
-
-    def escape(value: str) -> str:
-        return value.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-
-    stream = f"BT /F1 12 Tf 72 720 Td ({escape(text)}) Tj ET".encode("latin-1")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792]"
-        b" /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        f"<< /Title ({escape(title)}) >>".encode("latin-1"),
-    ]
-    pdf = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(pdf))
-        pdf += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref_at = len(pdf)
-    pdf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    pdf += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    pdf += b"trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\n" % (len(objects) + 1)
-    pdf += b"startxref\n%d\n%%%%EOF\n" % xref_at
-    return bytes(pdf)
-
-
 # The start of a PNG file: the fetcher must refuse it by its type, without reading on.
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + bytes(64)
 
 
-class LocalSite:
+class LocalSite(Loopback):
     """A running test site: its URLs and the requests it received, path by path."""
 
-    host = "127.0.0.1"
-
     def __init__(self, port: int) -> None:
-        self.port = port
-        self.stopping = threading.Event()
+        super().__init__(port)
         self._hits: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def url(self, path: str) -> str:
-        return self.base_url + path
 
     def hits(self, path: str) -> int:
         """How many requests `path` received so far."""
@@ -126,44 +89,23 @@ class LocalSite:
 Route = Callable[["_Handler"], None]
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    server: _Server
+class _Handler(LoopbackHandler):
+    server: LoopbackServer[LocalSite]
 
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
-        site = self.server.site
-        site.record_hit(path)
+        self.server.state.record_hit(path)
         route = ROUTES.get(path)
-        try:
-            if route is None:
-                self.send_page(404, "text/html; charset=utf-8", b"<html><body>Not found</body></html>")
-            else:
-                route(self)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client stopped reading (a page too large, a timeout): that is the point
-
-    def send_page(self, status: int, content_type: str, body: bytes, *, length: bool = True) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        if length:
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def redirect(self, location: str) -> None:
-        self.send_response(302)
-        self.send_header("Location", location)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass  # keep test output quiet
+        if route is None:
+            self.send_body(404, "text/html; charset=utf-8", b"<html><body>Not found</body></html>")
+        else:
+            route(self)
 
 
 def _slow(handler: _Handler) -> None:
     # Wait on the stop event rather than sleep, so that stopping the site is never held up.
-    handler.server.site.stopping.wait(SLOW_SECONDS)
-    handler.send_page(200, "text/html", b"<html><body><p>Finally.</p></body></html>")
+    handler.server.state.stopping.wait(SLOW_SECONDS)
+    handler.send_body(200, "text/html", b"<html><body><p>Finally.</p></body></html>")
 
 
 def _huge_streamed(handler: _Handler) -> None:
@@ -177,38 +119,22 @@ def _huge_streamed(handler: _Handler) -> None:
 
 
 ROUTES: dict[str, Route] = {
-    "/article": lambda h: h.send_page(200, "text/html; charset=utf-8", _article_html()),
-    "/report.pdf": lambda h: h.send_page(200, "application/pdf", make_pdf(PDF_SENTENCE, PDF_TITLE)),
-    "/notes.txt": lambda h: h.send_page(200, "text/plain; charset=utf-8", TEXT_BODY.encode()),
-    "/image.png": lambda h: h.send_page(200, "image/png", PNG_BYTES),
+    "/article": lambda h: h.send_body(200, "text/html; charset=utf-8", _article_html()),
+    "/report.pdf": lambda h: h.send_body(200, "application/pdf", make_pdf(PDF_SENTENCE, PDF_TITLE)),
+    "/notes.txt": lambda h: h.send_body(200, "text/plain; charset=utf-8", TEXT_BODY.encode()),
+    "/image.png": lambda h: h.send_body(200, "image/png", PNG_BYTES),
     "/redirect": lambda h: h.redirect("/article"),
     "/redirect-loop": lambda h: h.redirect("/redirect-loop"),
     # `localhost` is this very site, but by a name that is not on any allow list.
-    "/redirect-private": lambda h: h.redirect(f"http://localhost:{h.server.site.port}/article"),
+    "/redirect-private": lambda h: h.redirect(f"http://localhost:{h.server.state.port}/article"),
     "/redirect-metadata": lambda h: h.redirect("http://169.254.169.254/latest/meta-data/"),
     "/redirect-file": lambda h: h.redirect("file:///etc/passwd"),
     "/slow": _slow,
-    "/huge": lambda h: h.send_page(200, "text/html", b"<p>" + b"x" * HUGE_BYTES + b"</p>"),
+    "/huge": lambda h: h.send_body(200, "text/html", b"<p>" + b"x" * HUGE_BYTES + b"</p>"),
     "/huge-streamed": _huge_streamed,
 }
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    site: LocalSite
-
-
-@contextmanager
-def serve_local_site() -> Iterator[LocalSite]:
+def serve_local_site() -> contextlib.AbstractContextManager[LocalSite]:
     """Serve the test site on 127.0.0.1 (a free port) until the block ends."""
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.site = LocalSite(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server.site
-    finally:
-        server.site.stopping.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    return serve_in_thread(_Handler, LocalSite)

@@ -1,5 +1,5 @@
 import pytest
-from local_site import make_pdf
+from tests.support.pdf import make_pdf
 
 from deepcite.errors import FetchError
 from deepcite.fetch.extract import extract_page, parse_content_type

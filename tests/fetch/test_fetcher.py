@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from local_site import (
+from tests.fetch.local_site import (
     ARTICLE_SENTENCES,
     ARTICLE_TITLE,
     BOILERPLATE,

@@ -6,7 +6,7 @@ import ipaddress
 
 import httpx
 import pytest
-from local_site import LocalSite
+from tests.fetch.local_site import LocalSite
 
 from deepcite.config import Settings
 from deepcite.errors import FetchError

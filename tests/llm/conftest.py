@@ -4,7 +4,6 @@ OpenAI-compatible server (llama-cpp-python's own) on a free loopback port."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from bench.harness import free_port
 
 from deepcite.llm.embedded import EmbeddedModel, find_model_file
 
@@ -30,13 +30,6 @@ def embedded_model(gguf_path: Path) -> Iterator[EmbeddedModel]:
     asyncio.run(model.load())
     yield model
     asyncio.run(model.aclose())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -52,11 +52,6 @@ async def index(tmp_path: Path) -> AsyncIterator[LocalIndex]:
     local.close()
 
 
-@pytest.fixture(scope="module")
-def embedder() -> Embedder:
-    return Embedder()
-
-
 async def gather(index: LocalIndex, embedder: Embedder, model: str) -> Findings:
     researcher = Researcher([index], embedder, lambda text: len(text) // 4)
     findings = Findings()

@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 import pytest
 import wordllama
+from bench.harness import SQUAD
 from tokenizers import Tokenizer
 
 from deepcite.errors import ServiceUnavailableError
@@ -20,8 +21,6 @@ from deepcite.research.ranking import (
 )
 from deepcite.search.base import SearchHit
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SQUAD = REPO_ROOT.parent / "shared" / "data" / "squad" / "dev-v1.1.json"
 WIKI = "https://en.wikipedia.org/wiki/"
 
 
@@ -38,11 +37,6 @@ class Corpus:
     candidates: list[Candidate]
     questions: list[Question]
     pages: dict[str, str]
-
-
-@pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    return Embedder()
 
 
 @pytest.fixture(scope="session")

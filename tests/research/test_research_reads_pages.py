@@ -10,9 +10,7 @@ The engine is wired as `deepcite.runtime` wires it: the SearXNG provider, a real
 from __future__ import annotations
 
 import asyncio
-import http.server
 import json
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -25,8 +23,8 @@ from tests.fetch.local_site import (
     PDF_SENTENCE,
     SLOW_SECONDS,
     LocalSite,
-    serve_local_site,
 )
+from tests.support.loopback import Loopback, LoopbackHandler, LoopbackServer, serve_in_thread
 
 from deepcite.config import Settings
 from deepcite.errors import FetchError
@@ -54,17 +52,13 @@ ARTICLE_SNIPPET = "Arctic terns fly pole to pole, some 90,000 km a year, the lon
 PRIVATE_SNIPPET = "Tracking studies show that an Arctic tern flies roughly 70,000 km in a year."
 
 
-class FakeSearxng:
+class FakeSearxng(Loopback):
     """SearXNG's `/search?format=json` on 127.0.0.1, listing whatever `results` holds."""
 
     def __init__(self, port: int) -> None:
-        self.port = port
+        super().__init__(port)
         self.results: list[dict[str, Any]] = []
         self.queries: list[str] = []
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def list_pages(self, *pages: tuple[str, str, str]) -> None:
         """Answer every query with these (url, title, snippet) results, in this order."""
@@ -86,11 +80,11 @@ class FakeSearxng:
         ]
 
 
-class _SearxngHandler(http.server.BaseHTTPRequestHandler):
-    server: _SearxngServer
+class _SearxngHandler(LoopbackHandler):
+    server: LoopbackServer[FakeSearxng]
 
     def do_GET(self) -> None:
-        fake = self.server.fake
+        fake = self.server.state
         parts = urlsplit(self.path)
         params = parse_qs(parts.query)
         if parts.path != "/search" or params.get("format") != ["json"]:
@@ -109,38 +103,12 @@ class _SearxngHandler(http.server.BaseHTTPRequestHandler):
                 "unresponsive_engines": [],
             }
         ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-class _SearxngServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeSearxng
+        self.send_body(200, "application/json", body)
 
 
 @pytest.fixture
 def searxng() -> Iterator[FakeSearxng]:
-    server = _SearxngServer(("127.0.0.1", 0), _SearxngHandler)
-    server.fake = FakeSearxng(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server.fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-@pytest.fixture
-def site() -> Iterator[LocalSite]:
-    with serve_local_site() as served:
+    with serve_in_thread(_SearxngHandler, FakeSearxng) as served:
         yield served
 
 
@@ -154,13 +122,6 @@ def llm() -> Iterator[ChatModel]:
     close = getattr(model, "aclose", None)
     if close is not None:
         asyncio.run(close())
-
-
-@pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    model = Embedder()
-    asyncio.run(model.warm_up())
-    return model
 
 
 @pytest.fixture
@@ -192,14 +153,14 @@ async def _gather(researcher: Researcher, question: str) -> tuple[Findings, floa
 
 
 async def test_lite_answer_cites_the_pages_it_read_verbatim(
-    searxng: FakeSearxng, site: LocalSite, fetcher: Fetcher, embedder: Embedder, llm: ChatModel
+    searxng: FakeSearxng, local_site: LocalSite, fetcher: Fetcher, embedder: Embedder, llm: ChatModel
 ) -> None:
     private = "http://10.255.255.1/x"
     searxng.list_pages(
         (private, "Tern facts", PRIVATE_SNIPPET),
-        (site.url("/article"), ARTICLE_TITLE, ARTICLE_SNIPPET),
-        (site.url("/report.pdf"), "Tern Survey Report", "Farne Island tern colony counts."),
-        (site.url("/slow"), "Terns, slowly", "Arctic tern migration distances explained."),
+        (local_site.url("/article"), ARTICLE_TITLE, ARTICLE_SNIPPET),
+        (local_site.url("/report.pdf"), "Tern Survey Report", "Farne Island tern colony counts."),
+        (local_site.url("/slow"), "Terns, slowly", "Arctic tern migration distances explained."),
     )
     researcher = _researcher(searxng, fetcher, embedder, llm)
     engine = ResearchEngine(researcher, llm)
@@ -223,8 +184,8 @@ async def test_lite_answer_cites_the_pages_it_read_verbatim(
     (field,) = basis_events[0].basis
     cited = {c.url for c in field.citations}
     assert cited, f"nothing cited; answer: {basis_events[0].content!r}"
-    assert cited <= {site.url("/article"), site.url("/report.pdf")}
-    assert site.url("/article") in cited
+    assert cited <= {local_site.url("/article"), local_site.url("/report.pdf")}
+    assert local_site.url("/article") in cited
     assert private not in {a.url for a in basis_events[0].annotations}
 
     # Every excerpt is a verbatim piece of the page text the fetcher extracts, not of a snippet.
@@ -236,7 +197,7 @@ async def test_lite_answer_cites_the_pages_it_read_verbatim(
             assert excerpt not in ARTICLE_SNIPPET
 
     # The slow page was asked for, and given up on when the research budget ran out.
-    assert site.hits("/slow") == 1
+    assert local_site.hits("/slow") == 1
     # Writing time is the model's (and the machine's) business; research must end on budget.
     assert writing_began is not None and writing_began < LITE.time_budget + BUDGET_SLACK, writing_began
     print(f"\nlite over a local site: writing began after {writing_began:.2f}s, answer done after {elapsed:.2f}s")
@@ -254,15 +215,15 @@ async def test_lite_answer_cites_the_pages_it_read_verbatim(
 async def test_a_private_page_is_refused_and_not_cited(
     private_url: str,
     searxng: FakeSearxng,
-    site: LocalSite,
+    local_site: LocalSite,
     fetcher: Fetcher,
     embedder: Embedder,
     llm: ChatModel,
 ) -> None:
-    private = private_url.format(port=site.port)
+    private = private_url.format(port=local_site.port)
     searxng.list_pages(
         (private, "Tern facts", PRIVATE_SNIPPET),
-        (site.url("/article"), ARTICLE_TITLE, ARTICLE_SNIPPET),
+        (local_site.url("/article"), ARTICLE_TITLE, ARTICLE_SNIPPET),
     )
     findings, _ = await _gather(_researcher(searxng, fetcher, embedder, llm), QUESTION)
 
@@ -271,29 +232,29 @@ async def test_a_private_page_is_refused_and_not_cited(
     assert refused.value.code == "url_refused"
     assert private not in findings.pages
     assert findings.evidence, "the allowed page should still give evidence"
-    assert {e.url for e in findings.evidence} == {site.url("/article")}
+    assert {e.url for e in findings.evidence} == {local_site.url("/article")}
     for evidence in findings.evidence:
         assert evidence.page_text == findings.pages[evidence.url][1]
         assert evidence.text in evidence.page_text
-    assert site.hits("/article") == 1  # only by its allowed name
+    assert local_site.hits("/article") == 1  # only by its allowed name
 
 
 async def test_pages_are_read_within_the_time_budget(
-    searxng: FakeSearxng, site: LocalSite, fetcher: Fetcher, embedder: Embedder, llm: ChatModel
+    searxng: FakeSearxng, local_site: LocalSite, fetcher: Fetcher, embedder: Embedder, llm: ChatModel
 ) -> None:
     searxng.list_pages(
-        (site.url("/slow"), "Terns, slowly", "Arctic tern migration distances explained."),
-        (site.url("/article"), ARTICLE_TITLE, ARTICLE_SNIPPET),
-        (site.url("/report.pdf"), "Tern Survey Report", "Farne Island tern colony counts."),
+        (local_site.url("/slow"), "Terns, slowly", "Arctic tern migration distances explained."),
+        (local_site.url("/article"), ARTICLE_TITLE, ARTICLE_SNIPPET),
+        (local_site.url("/report.pdf"), "Tern Survey Report", "Farne Island tern colony counts."),
     )
     assert LITE.time_budget + BUDGET_SLACK < SLOW_SECONDS  # or waiting for the slow page would pass too
     findings, elapsed = await _gather(
         _researcher(searxng, fetcher, embedder, llm), "How many breeding pairs of terns were on Farne Island?"
     )
     assert elapsed < LITE.time_budget + BUDGET_SLACK, elapsed
-    assert site.hits("/slow") == 1
-    assert site.url("/slow") not in findings.pages
-    assert ARTICLE_SENTENCES[0] in findings.pages[site.url("/article")][1]
-    assert PDF_SENTENCE in findings.pages[site.url("/report.pdf")][1]
-    assert findings.evidence[0].url == site.url("/report.pdf")
+    assert local_site.hits("/slow") == 1
+    assert local_site.url("/slow") not in findings.pages
+    assert ARTICLE_SENTENCES[0] in findings.pages[local_site.url("/article")][1]
+    assert PDF_SENTENCE in findings.pages[local_site.url("/report.pdf")][1]
+    assert findings.evidence[0].url == local_site.url("/report.pdf")
     assert findings.evidence[0].text in PDF_SENTENCE or PDF_SENTENCE in findings.evidence[0].text

@@ -1,8 +1,8 @@
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from bench.harness import SQUAD
 
 from deepcite.research.text import (
     STOPWORDS,
@@ -12,9 +12,6 @@ from deepcite.research.text import (
     stem,
     tokenize,
 )
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SQUAD = REPO_ROOT.parent / "shared" / "data" / "squad" / "dev-v1.1.json"
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,13 @@
-"""Fixtures for search tests: a web site on a loopback port, and the sample corpus indexed once."""
+"""Fixtures for search tests: a web site on a loopback port, an empty index, and the sample corpus indexed once."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from search_pages import Site
+from search_pages import Site, serve_site
 
 from deepcite.search.indexer import seed_sample_corpus
 from deepcite.search.local_index import LocalIndex
@@ -16,15 +15,15 @@ from deepcite.search.local_index import LocalIndex
 
 @pytest.fixture
 def site() -> Iterator[Site]:
-    served = Site()
-    thread = threading.Thread(target=served.server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_site() as served:
         yield served
-    finally:
-        served.server.shutdown()
-        served.server.server_close()
-        thread.join()
+
+
+@pytest.fixture
+async def index(tmp_path: Path) -> AsyncIterator[LocalIndex]:
+    opened = await LocalIndex.open(tmp_path / "index.sqlite3")
+    yield opened
+    opened.close()
 
 
 @pytest.fixture(scope="module")

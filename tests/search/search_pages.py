@@ -1,9 +1,11 @@
-"""Test pages for the search tests: a tiny web site on 127.0.0.1, an article in boilerplate, a PDF."""
+"""Test pages for the search tests: a tiny web site on 127.0.0.1 that tests fill, an article in boilerplate."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import http.server
+
+from tests.support.loopback import Loopback, LoopbackHandler, LoopbackServer, serve_in_thread
 
 
 @dataclasses.dataclass
@@ -14,36 +16,12 @@ class Route:
     location: str | None = None
 
 
-class Site:
+class Site(Loopback):
     """Pages served on 127.0.0.1 from a thread; tests add routes before fetching them."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int) -> None:
+        super().__init__(port)
         self.routes: dict[str, Route] = {}
-        routes = self.routes
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
-                route = routes.get(self.path)
-                if route is None:
-                    self.send_error(404)
-                    return
-                self.send_response(route.status)
-                if route.content_type:
-                    self.send_header("content-type", route.content_type)
-                if route.location is not None:
-                    self.send_header("location", route.location)
-                self.send_header("content-length", str(len(route.body)))
-                self.end_headers()
-                self.wfile.write(route.body)
-
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet tests
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def url(self, path: str) -> str:
-        return self.base + path
 
     def add(self, path: str, body: bytes | str, content_type: str = "text/html; charset=utf-8") -> str:
         self.routes[path] = Route(body.encode() if isinstance(body, str) else body, content_type)
@@ -52,6 +30,23 @@ class Site:
     def redirect(self, path: str, to: str) -> str:
         self.routes[path] = Route(b"", "", status=301, location=to)
         return self.url(path)
+
+
+class _Handler(LoopbackHandler):
+    server: LoopbackServer[Site]
+
+    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+        route = self.server.state.routes.get(self.path)
+        if route is None:
+            self.send_error(404)
+            return
+        headers = [("Location", route.location)] if route.location is not None else []
+        self.send_body(route.status, route.content_type, route.body, headers=headers)
+
+
+def serve_site() -> contextlib.AbstractContextManager[Site]:
+    """Serve an empty `Site` on a free 127.0.0.1 port until the block ends."""
+    return serve_in_thread(_Handler, Site)
 
 
 def article_html(title: str, paragraphs: list[str]) -> str:
@@ -69,27 +64,3 @@ def article_html(title: str, paragraphs: list[str]) -> str:
 <footer><p>Copyright 2024 Example News Media. All rights reserved.</p></footer>
 </body></html>
 """
-
-
-def make_pdf(text: str, title: str) -> bytes:
-    """A minimal valid one-page PDF that shows `text` and names `title` in its info dictionary."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode("latin-1")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        f"<< /Title ({title}) >>".encode("latin-1"),
-    ]
-    pdf = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(pdf))
-        pdf += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref_at = len(pdf)
-    pdf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    pdf += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    pdf += b"trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\n" % (len(objects) + 1)
-    pdf += b"startxref\n%d\n%%%%EOF\n" % xref_at
-    return bytes(pdf)

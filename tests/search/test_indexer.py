@@ -1,12 +1,11 @@
 import gzip
 import json
-import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pytest
-from search_pages import Site, article_html, make_pdf
+from bench.harness import free_port
+from search_pages import Site, article_html
+from tests.support.pdf import make_pdf
 
 from deepcite.search.indexer import IndexProgress, index_sources, seed_sample_corpus
 from deepcite.search.local_index import LocalIndex
@@ -14,13 +13,6 @@ from deepcite.search.local_index import LocalIndex
 TERNS = "Arctic terns fly from their Arctic breeding grounds to the Antarctic and back every year."
 PUFFINS = "Atlantic puffins spend the winter far out at sea and come ashore only to breed."
 GANNETS = "Northern gannets plunge into the sea from thirty metres to catch mackerel and herring."
-
-
-@pytest.fixture
-async def index(tmp_path: Path) -> AsyncIterator[LocalIndex]:
-    opened = await LocalIndex.open(tmp_path / "index.sqlite3")
-    yield opened
-    opened.close()
 
 
 def _write_folder(root: Path) -> None:
@@ -142,9 +134,7 @@ async def test_urls_and_sitemaps_are_fetched(index: LocalIndex, site: Site) -> N
 
 
 async def test_an_unreachable_url_is_a_failure(index: LocalIndex) -> None:
-    with socket.socket() as probe:  # a port that nothing listens on once the probe is closed
-        probe.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{probe.getsockname()[1]}/"
+    url = f"http://127.0.0.1:{free_port()}/"  # a port that was free a moment ago: nothing listens there
     report = await index_sources(index, [url])
     assert report.failed == 1 and report.failures[0].where == url
     assert report.failures[0].message.startswith("ConnectError")

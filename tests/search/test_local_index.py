@@ -60,13 +60,6 @@ async def sample_index(sample_index_path: Path) -> AsyncIterator[LocalIndex]:
     index.close()
 
 
-@pytest.fixture
-async def index(tmp_path: Path) -> AsyncIterator[LocalIndex]:
-    opened = await LocalIndex.open(tmp_path / "index.sqlite3")
-    yield opened
-    opened.close()
-
-
 def test_is_a_search_provider(index: LocalIndex) -> None:
     provider: SearchProvider = index
     assert provider.name == "local"

@@ -9,16 +9,15 @@ request, so the tests also check what was sent (path, parameters, auth header).
 from __future__ import annotations
 
 import dataclasses
-import http.server
 import json
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from bench.harness import free_port
+from tests.support.loopback import Loopback, LoopbackHandler, LoopbackServer, serve_in_thread
 
 from deepcite.config import ConfigError, Settings
 from deepcite.errors import UpstreamError
@@ -54,18 +53,13 @@ class Received:
         return json.loads(self.body)
 
 
-class ScriptedApi:
+class ScriptedApi(Loopback):
     """A fake remote API: one scripted reply per path; records what it received."""
 
     def __init__(self, port: int) -> None:
-        self.port = port
+        super().__init__(port)
         self.replies: dict[str, Reply] = {}
         self.received: list[Received] = []
-        self.stopping = threading.Event()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def last(self) -> Received:
@@ -73,8 +67,8 @@ class ScriptedApi:
         return self.received[-1]
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    server: _Server
+class _Handler(LoopbackHandler):
+    server: LoopbackServer[ScriptedApi]
 
     def do_GET(self) -> None:
         self._answer()
@@ -83,7 +77,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._answer()
 
     def _answer(self) -> None:
-        api = self.server.api
+        api = self.server.state
         parts = urlsplit(self.path)
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -93,39 +87,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if reply.delay and api.stopping.wait(reply.delay):
             return
         payload = json.dumps(reply.body).encode() if isinstance(reply.body, dict) else reply.body
-        try:
-            self.send_response(reply.status)
-            self.send_header("Content-Type", reply.content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in reply.headers:
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up waiting, as it should
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    api: ScriptedApi
+        self.send_body(reply.status, reply.content_type, payload, headers=reply.headers)
 
 
 @pytest.fixture
 def api() -> Iterator[ScriptedApi]:
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.api = ScriptedApi(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server.api
-    finally:
-        server.api.stopping.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_in_thread(_Handler, ScriptedApi) as served:
+        yield served
 
 
 # Responses shaped as each service documents them (fields we do not read included).
@@ -528,9 +496,7 @@ async def test_timeout_is_an_upstream_error(
 async def test_unreachable_service_is_an_upstream_error(
     make: ProviderMaker, path: str, error_body: dict[str, Any], quoted: str
 ) -> None:
-    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # a port that was free a moment ago: nothing listens there
     error = await _search_error(make(f"http://127.0.0.1:{port}", 2.0))
     assert "ConnectError" in error.message
 

@@ -156,7 +156,7 @@ async def rank_passages(
         embedder.embed([query, *(_with_title(c) for c in items)]),
     )
     similarity = [float(x) for x in vectors[1:] @ vectors[0]]
-    fused = _reciprocal_rank_fusion([(lexical.bm25, BM25_WEIGHT), (similarity, EMBEDDING_WEIGHT)])
+    fused = reciprocal_rank_fusion([(lexical.bm25, BM25_WEIGHT), (similarity, EMBEDDING_WEIGHT)])
     order = sorted(range(len(items)), key=lambda i: (-fused[i], -lexical.bm25[i], -similarity[i], i))
 
     chosen: list[RankedPassage] = []
@@ -234,7 +234,7 @@ def _lexical_scores(query: str, items: Sequence[Candidate]) -> _Lexical:
     return _Lexical(bm25=scores, idf=idf, shingles=shingles)
 
 
-def _reciprocal_rank_fusion(rankings: Sequence[tuple[Sequence[float], float]]) -> list[float]:
+def reciprocal_rank_fusion(rankings: Sequence[tuple[Sequence[float], float]], *, k: int = RRF_K) -> list[float]:
     """Sum of weight/(k + rank) over the (scores, weight) rankings; ties share their best rank."""
     fused = [0.0] * len(rankings[0][0])
     for scores, weight in rankings:
@@ -243,7 +243,7 @@ def _reciprocal_rank_fusion(rankings: Sequence[tuple[Sequence[float], float]]) -
         for position, i in enumerate(ordered):
             if position == 0 or scores[i] != scores[ordered[position - 1]]:
                 rank = position + 1
-            fused[i] += weight / (RRF_K + rank)
+            fused[i] += weight / (k + rank)
     return fused
 
 

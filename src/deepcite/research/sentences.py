@@ -14,13 +14,11 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
-import numpy as np
-
 from deepcite.research.embeddings import TextEmbedder
-from deepcite.research.ranking import Candidate, sentence_term_scores
+from deepcite.research.ranking import Candidate, reciprocal_rank_fusion, sentence_term_scores
 from deepcite.research.text import Span, content_words, split_sentences
 
-RRF_K = 20
+SENTENCE_RRF_K = 20  # sentences are few: a smaller k lets the top ranks count more
 LEXICAL_WEIGHT = 2.0
 EMBEDDING_WEIGHT = 1.0
 PASSAGE_WEIGHT = 1.0
@@ -58,24 +56,13 @@ async def score_sentences(
     ]
     vectors = await embedder.embed([question, *texts])
     similarity = (vectors[1:] @ vectors[0]).tolist()
-    lexical_rank = _ranks(lexical)
-    embedding_rank = _ranks(similarity)
-    scored = []
-    for k, (passage_rank, passage, span) in enumerate(items):
-        if lexical[k] <= 0 and similarity[k] <= 0:
-            continue
-        score = (
-            LEXICAL_WEIGHT / (RRF_K + lexical_rank[k])
-            + EMBEDDING_WEIGHT / (RRF_K + embedding_rank[k])
-            + PASSAGE_WEIGHT / (RRF_K + passage_rank)
-        )
-        scored.append(ScoredSentence(passage, span, score))
+    passage_prior = [-float(rank) for rank, _, _ in items]
+    fused = reciprocal_rank_fusion(
+        [(lexical, LEXICAL_WEIGHT), (similarity, EMBEDDING_WEIGHT), (passage_prior, PASSAGE_WEIGHT)], k=SENTENCE_RRF_K
+    )
+    scored = [
+        ScoredSentence(passage, span, fused[k])
+        for k, (_, passage, span) in enumerate(items)
+        if lexical[k] > 0 or similarity[k] > 0
+    ]
     return sorted(scored, key=lambda s: -s.score)
-
-
-def _ranks(values: Sequence[float]) -> list[int]:
-    order = np.argsort(-np.asarray(values, dtype=float), kind="stable")
-    ranks = [0] * len(values)
-    for position, index in enumerate(order):
-        ranks[int(index)] = position
-    return ranks

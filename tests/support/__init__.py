@@ -1,0 +1,1 @@
+"""Scaffolding shared by the test folders: loopback HTTP servers in threads, a PDF builder."""
