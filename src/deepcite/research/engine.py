@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 from deepcite.errors import ModelNotFoundError, StructuredOutputError
 from deepcite.llm.base import ChatModel, GenerationOptions
@@ -72,7 +72,7 @@ class ResearchEngine:
         if self.quote_first:
             yield TextDelta(writer.quote_best())
         generated = ""
-        finish: Any = "stop"
+        finish: Literal["stop", "length"] = "stop"
         options = GenerationOptions(max_tokens=profile.answer_tokens)
         pieces = self.llm.stream(messages, options)
         try:

@@ -154,6 +154,7 @@ class Researcher:
                 raise error
             hits.extend(task.result())
         return hits
+
     async def _rank(self, query: str, candidates: list[Candidate], profile: ResearchProfile) -> list[RankedPassage]:
         return await rank_passages(
             query,
@@ -182,7 +183,7 @@ class Researcher:
             lead_query = " ".join([conversation.search_text, *findings.leads])
             chosen += await self._excerpts(lead_query, hops, hop_slots, profile, profile.evidence_tokens - spent)
         return [
-            Evidence(n, c.url, c.title, text, c.page_text if c.page_text is not None else c.text, lead)
+            Evidence(n, c.url, c.title, text, c.page_text or "", lead)
             for n, (c, text, lead) in enumerate(chosen, start=1)
         ]
 
@@ -203,7 +204,8 @@ class Researcher:
             c = best.passage
             text = c.text[start:end].strip()
             cost = self.count_tokens(text)
-            if (cost > budget and chosen) or not verbatim(text, c.page_text if c.page_text is not None else c.text):
+            # Every candidate carries its page (snippets were dropped in `_round`).
+            if (cost > budget and chosen) or not verbatim(text, c.page_text or ""):
                 continue
             budget -= cost
             chosen.append((c, text, best.text.strip()))
