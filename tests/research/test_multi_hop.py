@@ -14,6 +14,7 @@ from deepcite.research.embeddings import Embedder
 from deepcite.research.engine import ResearchEngine
 from deepcite.research.events import Basis
 from deepcite.research.gather import Findings, Researcher
+from deepcite.research.planner import first_queries
 from deepcite.research.profiles import PROFILES
 from deepcite.research.request import ResearchRequest
 from deepcite.search.local_index import LocalIndex
@@ -84,3 +85,10 @@ async def test_core_answer_cites_both_hops_verbatim(index: LocalIndex, embedder:
         for excerpt in citation.excerpts:
             assert excerpt in PAGES[url][1]
     await model.aclose()
+
+
+def test_question_words_are_not_taken_for_entities() -> None:
+    queries = first_queries("What did Nikola Tesla invent in Colorado Springs?", 5)
+    assert '"What"' not in " ".join(queries)
+    assert any(q.startswith('"Nikola Tesla"') for q in queries)
+    assert any(q.startswith('"Colorado Springs"') for q in queries)

@@ -194,7 +194,10 @@ class EmbeddedModel:
             stop = threading.Event()
 
             def emit(item: _QueueItem) -> None:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
+                try:
+                    loop.call_soon_threadsafe(queue.put_nowait, item)
+                except RuntimeError:  # the event loop is closed: nobody is listening
+                    stop.set()
 
             def produce() -> None:
                 try:

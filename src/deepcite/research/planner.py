@@ -19,7 +19,10 @@ _ENTITY = re.compile(
 _SENTENCE_START_WORDS = {"The", "A", "An", "In", "On", "At", "It", "He", "She", "They", "This", "That",
                          "These", "Those", "His", "Her", "Its", "Their", "There", "After", "Before",
                          "During", "When", "While", "However", "Although", "As", "By", "For", "From",
-                         "Since", "With", "Following", "According", "Some", "Many", "Most", "Other"}
+                         "Since", "With", "Following", "According", "Some", "Many", "Most", "Other",
+                         # question words open questions the way articles open sentences
+                         "What", "Which", "Who", "Whom", "Whose", "When", "Where", "Why", "How",
+                         "Did", "Does", "Do", "Is", "Are", "Was", "Were", "Can", "Could", "Will", "Would"}
 
 
 def entities(text: str) -> list[str]:
