@@ -106,7 +106,11 @@ class ResearchEngine:
         value: Any = {}
         if evidence:
             try:
-                value = await complete_json(self.llm, messages, schema, max_tokens=profile.answer_tokens * 3)
+                # One retry at most: output is grammar-bound for the embedded model, and a small
+                # model that loops would otherwise spend the whole budget three times.
+                value = await complete_json(
+                    self.llm, messages, schema, max_tokens=profile.answer_tokens * 2, retries=1
+                )
             except StructuredOutputError as exc:
                 # The contract is valid JSON whatever the model does: an empty answer whose
                 # basis says every field is unsupported is more useful than a 500.
