@@ -84,3 +84,9 @@ def test_confidence_needs_coverage_and_agreement() -> None:
     assert rate(1.0, 1, 0.9) == "medium"
     assert rate(1.0, 3, 0.5) == "low"
     assert rate(0.3, 3, 1.0) == "low"
+
+
+def test_an_answer_preamble_is_not_part_of_the_claim() -> None:
+    writer = AnswerWriter(evidence(), "Who won Super Bowl 50?")
+    content = feed_all(writer, "The answer to this question is: The Denver Broncos defeated the Carolina Panthers. ")
+    assert content.startswith("The Denver Broncos defeated")

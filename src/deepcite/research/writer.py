@@ -19,6 +19,8 @@ from deepcite.research.text import normalize_answer, split_sentences
 MIN_SUPPORT = 0.5  # share of a sentence's content words found in one piece of evidence
 MAX_MARKERS = 2
 _MODEL_MARKER = re.compile(r"\s*\[\s*\d+(?:\s*[,;-]\s*\d+)*\s*\]")
+# "The answer to this question is: ..." says nothing; only what follows is a claim.
+_PREAMBLE = re.compile(r"^(?:A:\s*)?(?:the\s+)?answer(?:\s+to\s+(?:this|the)\s+question)?\s+is\s*:\s*", re.I)
 _MIN_CHARS = 3
 
 
@@ -71,7 +73,7 @@ class AnswerWriter:
         if len(self.claims) >= self.max_sentences:
             self.finished = True
             return ""
-        sentence = _MODEL_MARKER.sub("", raw).strip()
+        sentence = _PREAMBLE.sub("", _MODEL_MARKER.sub("", raw).strip())
         key = normalize_answer(sentence)
         if len(key) < _MIN_CHARS:
             return ""
