@@ -21,7 +21,7 @@ _SENTENCE_START_WORDS = {"The", "A", "An", "In", "On", "At", "It", "He", "She", 
                          "During", "When", "While", "However", "Although", "As", "By", "For", "From",
                          "Since", "With", "Following", "According", "Some", "Many", "Most", "Other",
                          # question words open questions the way articles open sentences
-                         "What", "Which", "Who", "Whom", "Whose", "When", "Where", "Why", "How",
+                         "What", "Which", "Who", "Whom", "Whose", "Where", "Why", "How",
                          "Did", "Does", "Do", "Is", "Are", "Was", "Were", "Can", "Could", "Will", "Would"}
 
 
