@@ -22,11 +22,12 @@ redis-server:
 serve: install
 	$(VENV)/bin/deepcite serve
 
-test: install redis-server
+# Lint is part of the suite: the conventions (ruff, mypy --strict) hold on every landing.
+test: install redis-server lint
 	$(VENV)/bin/pytest -q
 
 lint: install
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check -q src tests bench
 	$(VENV)/bin/mypy
 
 bench: install
