@@ -114,21 +114,20 @@ def _merge_small(chunks: list[_Span], min_words: int, max_words: int) -> list[_S
     A short chunk (a heading, a one-line paragraph) first joins what follows it;
     only when that does not fit does it join what came before.
     """
-    forward: list[_Span] = []
+    forward = _join_neighbours(chunks, max_words, lambda last, _: last.weight < min_words)
+    return _join_neighbours(forward, max_words, lambda _, chunk: chunk.weight < min_words)
+
+
+def _join_neighbours(chunks: list[_Span], max_words: int, short: Callable[[_Span, _Span], bool]) -> list[_Span]:
+    """One pass joining each chunk to the one before it when `short(before, chunk)` and they fit."""
+    joined: list[_Span] = []
     for chunk in chunks:
-        last = forward[-1] if forward else None
-        if last is not None and last.weight < min_words and last.weight + chunk.weight <= max_words:
-            forward[-1] = _Span(last.start, chunk.end, last.weight + chunk.weight)
+        last = joined[-1] if joined else None
+        if last is not None and short(last, chunk) and last.weight + chunk.weight <= max_words:
+            joined[-1] = _Span(last.start, chunk.end, last.weight + chunk.weight)
         else:
-            forward.append(chunk)
-    merged: list[_Span] = []
-    for chunk in forward:
-        last = merged[-1] if merged else None
-        if last is not None and chunk.weight < min_words and last.weight + chunk.weight <= max_words:
-            merged[-1] = _Span(last.start, chunk.end, last.weight + chunk.weight)
-        else:
-            merged.append(chunk)
-    return merged
+            joined.append(chunk)
+    return joined
 
 
 def _pack(units: list[_Span], max_words: int, full: Callable[[int], bool]) -> list[_Span]:
