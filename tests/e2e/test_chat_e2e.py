@@ -58,6 +58,8 @@ def test_streaming_answer_ends_with_basis(server: RunningServer, corpus_pages: d
     )
     chunks = list(stream)
     assert chunks[0].choices[0].delta.role == "assistant"
+    stages = [(c.model_extra or {}).get("deepcite", {}).get("progress", {}).get("stage") for c in chunks]
+    assert "search" in stages and "write" in stages, "progress reaches the SDK as an extension field"
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert "Super Bowl" in text
     last = chunks[-1]
