@@ -81,10 +81,7 @@ class AnswerWriter:
             self.finished = True  # a small model that repeats itself has nothing more to say
             return ""
         self._seen.add(key)
-        support = sorted(
-            ((e, support_score(sentence, e.text)) for e in self.evidence), key=lambda p: -p[1]
-        )
-        backed = [(e, s) for e, s in support if s >= MIN_SUPPORT]
+        backed = _backing(sentence, self.evidence)
         if not backed:
             self.dropped += 1
             return ""
@@ -104,9 +101,7 @@ class AnswerWriter:
             sentence = " ".join(top.text[spans[0][0] : spans[0][1]].split())
         self._seen.add(normalize_answer(sentence))
         # Other evidence that says the same counts as agreement, as for any sentence.
-        others = [(e, support_score(sentence, e.text)) for e in self.evidence[1:]]
-        agreeing = sorted(((e, s) for e, s in others if s >= MIN_SUPPORT), key=lambda p: -p[1])
-        return self._emit(Claim(sentence, [(top, 1.0), *agreeing], extractive=True))
+        return self._emit(Claim(sentence, [(top, 1.0), *_backing(sentence, self.evidence[1:])], extractive=True))
 
     def _emit(self, claim: Claim) -> str:
         self.claims.append(claim)
@@ -118,3 +113,9 @@ class AnswerWriter:
             self.annotations.append(UrlCitation(end - len(marker), end, evidence.url, evidence.title))
         self.content += delta
         return delta
+
+
+def _backing(sentence: str, evidence: list[Evidence]) -> list[tuple[Evidence, float]]:
+    """The evidence that supports `sentence`, best first."""
+    scored = ((e, support_score(sentence, e.text)) for e in evidence)
+    return sorted(((e, s) for e, s in scored if s >= MIN_SUPPORT), key=lambda p: -p[1])
