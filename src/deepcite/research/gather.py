@@ -53,7 +53,6 @@ class PageReader(Protocol):
 class Findings:
     """What the research has found so far; `evidence` is final once gathering ends."""
 
-    queries: list[str] = dataclasses.field(default_factory=list)
     pages: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)  # url -> (title, text)
     candidates: dict[tuple[str, int | None], Candidate] = dataclasses.field(default_factory=dict)
     leads: list[str] = dataclasses.field(default_factory=list)
@@ -61,12 +60,9 @@ class Findings:
     hops: list[RankedPassage] = dataclasses.field(default_factory=list)  # for the leads followed
     evidence: list[Evidence] = dataclasses.field(default_factory=list)
 
-    def add(self, candidate: Candidate) -> bool:
-        key = (candidate.url, candidate.start)
-        if key in self.candidates:
-            return False
-        self.candidates[key] = candidate
-        return True
+    def add(self, candidate: Candidate) -> None:
+        """Keep the first copy of a passage found by several queries."""
+        self.candidates.setdefault((candidate.url, candidate.start), candidate)
 
 
 @dataclasses.dataclass
@@ -109,7 +105,6 @@ class Researcher:
     ) -> AsyncIterator[Progress]:
         for query in queries:
             yield Progress("search", f"searching: {query}")
-        findings.queries.extend(queries)
         hits = await self._search(queries, profile.hits_per_query, deadline)
         for hit in hits:
             findings.add(Candidate.from_hit(hit).located())
