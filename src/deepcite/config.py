@@ -1,7 +1,7 @@
 """One `Settings` object, built once at start-up and passed down.
 
-Every setting is declared once in `SETTINGS` (name, type, default, doc); the CLI,
-the server, the README table and the tests read that declaration.
+Every setting is declared once, as a field of `Settings` with its default and doc;
+`SETTINGS` lists them for the CLI, the server and the README test.
 Precedence: defaults < TOML file (`DEEPCITE_CONFIG`) < environment (`DEEPCITE_*`) < CLI flags.
 """
 
@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from deepcite.errors import DeepciteError
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,35 +31,6 @@ class Setting:
         return "DEEPCITE_" + self.name.upper()
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("home", Path, Path("~/.local/share/deepcite"), "Folder of the local index, keys and caches."),
-    Setting("host", str, "127.0.0.1", "Address the server listens on."),
-    Setting("port", int, 8000, "Port the server listens on."),
-    Setting("workers", int, 1, "Server worker processes."),
-    Setting("insecure_no_auth", bool, False, "Allow listening on a non-loopback address without API keys."),
-    Setting("api_keys", str, "", "Comma-separated API keys accepted besides those made by `deepcite keys create`."),
-    Setting("rate_limit", str, "300/minute", "Requests allowed per key (`limits` notation)."),
-    Setting("redis_url", str, "", "Redis URL: shares rate limits and caches across workers when set."),
-    Setting("max_body_bytes", int, 1_000_000, "Largest request body accepted (413 above it)."),
-    Setting("llm_base_url", str, "", "OpenAI-compatible upstream LLM; empty means the embedded model."),
-    Setting("llm_model", str, "", "Model name sent to the upstream LLM."),
-    Setting("llm_api_key", str, "", "API key for the upstream LLM."),
-    Setting("llm_threads", int, 2, "CPU threads of the embedded model."),
-    Setting("llm_context", int, 2048, "Context window of the embedded model, in tokens."),
-    Setting("search", str, "local", "Comma-separated search providers, by name (local, searxng, brave, tavily, exa)."),
-    Setting("searxng_url", str, "", "Base URL of a SearXNG instance."),
-    Setting("brave_api_key", str, "", "Brave Search API key."),
-    Setting("tavily_api_key", str, "", "Tavily API key."),
-    Setting("exa_api_key", str, "", "Exa API key."),
-    Setting("seed_sample_corpus", bool, True, "Fill an empty local index with the bundled sample corpus on first serve."),
-    Setting("fetch_allow_private", bool, False, "Let the fetcher read private, loopback and link-local addresses."),
-    Setting("fetch_allow_hosts", str, "", "Comma-separated hosts the fetcher may read even when private."),
-    Setting("fetch_timeout", float, 10.0, "Seconds one page fetch may take."),
-    Setting("fetch_max_bytes", int, 5_000_000, "Largest page body read, in bytes."),
-    Setting("cache_ttl", int, 86_400, "Seconds a fetched page stays cached."),
-)
-
-_BY_NAME = {s.name: s for s in SETTINGS}
 
 
 class ConfigError(DeepciteError):
@@ -79,33 +53,39 @@ def _coerce(setting: Setting, value: Any) -> Any:
         raise ConfigError(f"{setting.env_var}: cannot read {text!r} as {setting.type.__name__}") from exc
 
 
+def _setting(default: T, doc: str) -> T:
+    """A Settings field with its documentation, read by the CLI, README test and `SETTINGS`."""
+    field: T = dataclasses.field(default=default, metadata={"doc": doc})
+    return field
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    home: Path = Path("~/.local/share/deepcite")
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
-    insecure_no_auth: bool = False
-    api_keys: str = ""
-    rate_limit: str = "300/minute"
-    redis_url: str = ""
-    max_body_bytes: int = 1_000_000
-    llm_base_url: str = ""
-    llm_model: str = ""
-    llm_api_key: str = ""
-    llm_threads: int = 2
-    llm_context: int = 2048
-    search: str = "local"
-    searxng_url: str = ""
-    brave_api_key: str = ""
-    tavily_api_key: str = ""
-    exa_api_key: str = ""
-    seed_sample_corpus: bool = True
-    fetch_allow_private: bool = False
-    fetch_allow_hosts: str = ""
-    fetch_timeout: float = 10.0
-    fetch_max_bytes: int = 5_000_000
-    cache_ttl: int = 86_400
+    home: Path = _setting(Path("~/.local/share/deepcite"), "Folder of the local index, keys and caches.")
+    host: str = _setting("127.0.0.1", "Address the server listens on.")
+    port: int = _setting(8000, "Port the server listens on.")
+    workers: int = _setting(1, "Server worker processes.")
+    insecure_no_auth: bool = _setting(False, "Allow listening on a non-loopback address without API keys.")
+    api_keys: str = _setting("", "Comma-separated API keys accepted besides those made by `deepcite keys create`.")
+    rate_limit: str = _setting("300/minute", "Requests allowed per key (`limits` notation).")
+    redis_url: str = _setting("", "Redis URL: shares rate limits and caches across workers when set.")
+    max_body_bytes: int = _setting(1_000_000, "Largest request body accepted (413 above it).")
+    llm_base_url: str = _setting("", "OpenAI-compatible upstream LLM; empty means the embedded model.")
+    llm_model: str = _setting("", "Model name sent to the upstream LLM.")
+    llm_api_key: str = _setting("", "API key for the upstream LLM.")
+    llm_threads: int = _setting(2, "CPU threads of the embedded model.")
+    llm_context: int = _setting(2048, "Context window of the embedded model, in tokens.")
+    search: str = _setting("local", "Comma-separated search providers, by name (local, searxng, brave, tavily, exa).")
+    searxng_url: str = _setting("", "Base URL of a SearXNG instance.")
+    brave_api_key: str = _setting("", "Brave Search API key.")
+    tavily_api_key: str = _setting("", "Tavily API key.")
+    exa_api_key: str = _setting("", "Exa API key.")
+    seed_sample_corpus: bool = _setting(True, "Fill an empty local index with the bundled sample corpus on first serve.")
+    fetch_allow_private: bool = _setting(False, "Let the fetcher read private, loopback and link-local addresses.")
+    fetch_allow_hosts: str = _setting("", "Comma-separated hosts the fetcher may read even when private.")
+    fetch_timeout: float = _setting(10.0, "Seconds one page fetch may take.")
+    fetch_max_bytes: int = _setting(5_000_000, "Largest page body read, in bytes.")
+    cache_ttl: int = _setting(86_400, "Seconds a fetched page stays cached.")
 
     @classmethod
     def load(
@@ -156,3 +136,11 @@ class Settings:
     def state_path(self) -> Path:
         """SQLite file of API keys and caches (when Redis is not configured)."""
         return self.home / "state.sqlite3"
+
+
+# Every setting, declared once by the Settings fields above.
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(f.name, typing.get_type_hints(Settings)[f.name], f.default, f.metadata["doc"])
+    for f in dataclasses.fields(Settings)
+)
+_BY_NAME = {s.name: s for s in SETTINGS}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
@@ -29,7 +29,7 @@ class ScriptedModel:
         self.replies = list(replies)
         self.calls: list[tuple[list[ChatMessage], GenerationOptions]] = []
 
-    async def stream(self, messages: list[ChatMessage], options: GenerationOptions) -> AsyncIterator[str]:
+    async def stream(self, messages: list[ChatMessage], options: GenerationOptions) -> AsyncGenerator[str, None]:
         self.calls.append((list(messages), options))
         reply = self.replies.pop(0)
         for start in range(0, len(reply), 7):

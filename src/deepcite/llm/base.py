@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, Literal, Protocol
 
 Role = Literal["system", "user", "assistant"]
@@ -28,7 +28,7 @@ class GenerationOptions:
 class ChatModel(Protocol):
     name: str
 
-    def stream(self, messages: list[ChatMessage], options: GenerationOptions) -> AsyncIterator[str]:
+    def stream(self, messages: list[ChatMessage], options: GenerationOptions) -> AsyncGenerator[str, None]:
         """Yield the completion's text piece by piece as it is generated."""
         ...
 

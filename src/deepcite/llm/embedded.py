@@ -19,7 +19,7 @@ import collections
 import importlib.util
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -149,7 +149,7 @@ class EmbeddedModel:
         """The exact prompt `stream` evaluates for `messages` (same loading caveat)."""
         return self._chatml_tokens(messages, assistant_header=True)
 
-    async def stream(self, messages: list[ChatMessage], options: GenerationOptions) -> AsyncIterator[str]:
+    async def stream(self, messages: list[ChatMessage], options: GenerationOptions) -> AsyncGenerator[str, None]:
         await self.load()
         async for piece in self._generate(self.prompt_tokens(messages), options):
             yield piece

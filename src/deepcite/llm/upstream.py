@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Literal
 
 import httpx
@@ -60,7 +60,7 @@ class UpstreamModel:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def stream(self, messages: list[ChatMessage], options: GenerationOptions) -> AsyncIterator[str]:
+    async def stream(self, messages: list[ChatMessage], options: GenerationOptions) -> AsyncGenerator[str, None]:
         try:
             async with self._open_stream(messages, options) as response:
                 async for data in _sse_data(response):

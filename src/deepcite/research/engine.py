@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any, Literal
 
 from deepcite.errors import ModelNotFoundError, StructuredOutputError
@@ -74,8 +75,8 @@ class ResearchEngine:
         generated = ""
         finish: Literal["stop", "length"] = "stop"
         options = GenerationOptions(max_tokens=profile.answer_tokens)
-        pieces = self.llm.stream(messages, options)
-        try:
+        # Closing the stream stops generation when we stop early or the client left.
+        async with aclosing(self.llm.stream(messages, options)) as pieces:
             async for piece in pieces:
                 generated += piece
                 for delta in writer.feed(piece):
@@ -85,8 +86,6 @@ class ResearchEngine:
             else:
                 if self.llm.count_tokens(generated) >= profile.answer_tokens:
                     finish = "length"
-        finally:
-            await _close(pieces)  # stops generation when we stop early or the client left
         for delta in writer.finish():
             yield TextDelta(delta)
         checked = f"{len(writer.claims)} sentences checked against the sources, {writer.dropped} unsupported dropped"
@@ -136,8 +135,3 @@ def _in_schema_order(value: Any, schema: dict[str, Any]) -> Any:
     rank = {name: i for i, name in enumerate(order)}
     return dict(sorted(value.items(), key=lambda item: rank.get(item[0], len(rank))))
 
-
-async def _close(iterator: AsyncIterator[str]) -> None:
-    aclose = getattr(iterator, "aclose", None)
-    if aclose is not None:
-        await aclose()

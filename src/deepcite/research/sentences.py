@@ -50,8 +50,11 @@ async def score_sentences(
     idf = {w: math.log(1.0 + len(texts) / c) for w, c in df.items()}
     # Words of the page title say which page, not which sentence: the opening sentence
     # that restates the title would otherwise win every time.
+    by_title: dict[str, dict[str, float]] = {}
     lexical = [
-        sentence_term_scores(question, [text], {**idf, **dict.fromkeys(content_words(p.title), 0.0)})[0]
+        sentence_term_scores(
+            question, [text], by_title.setdefault(p.title, {**idf, **dict.fromkeys(content_words(p.title), 0.0)})
+        )[0]
         for (_, p, _), text in zip(items, texts, strict=True)
     ]
     vectors = await embedder.embed([question, *texts])
