@@ -6,7 +6,6 @@ excerpts that fits the profile's prompt budget.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -23,7 +22,8 @@ from deepcite.research.profiles import ResearchProfile
 from deepcite.research.ranking import Candidate, RankedPassage, rank_passages
 from deepcite.research.sentences import ScoredSentence, score_sentences
 from deepcite.research.text import split_sentences
-from deepcite.search.base import SearchHit, SearchProvider
+from deepcite.search.base import SearchProvider
+from deepcite.search.fanout import search_everywhere
 from deepcite.search.passages import split_passages
 
 MIN_REMOTE_PAGES = 2  # web pages read even by a profile that reads none, to quote them
@@ -105,7 +105,8 @@ class Researcher:
     ) -> AsyncIterator[Progress]:
         for query in queries:
             yield Progress("search", f"searching: {query}")
-        hits = await self._search(queries, profile.hits_per_query, deadline)
+        timeout = max(MIN_READ_SECONDS, deadline - time.monotonic())
+        hits, _ = await search_everywhere(self.providers, queries, limit=profile.hits_per_query, within=timeout)
         for hit in hits:
             findings.add(Candidate.from_hit(hit).located())
         urls = [u for u in dict.fromkeys(h.url for h in hits) if u not in findings.pages]
@@ -131,24 +132,6 @@ class Researcher:
                     findings.add(Candidate(url, title, passage.text, text, passage.start))
         if findings.pages:
             yield Progress("read", f"read {len(findings.pages)} pages, {len(findings.candidates)} passages")
-
-    async def _search(self, queries: list[str], limit: int, deadline: float) -> list[SearchHit]:
-        """All queries on all providers at once; a provider that fails or is late is left out."""
-        tasks = [asyncio.ensure_future(p.search(q, limit=limit)) for q in queries for p in self.providers]
-        done, late = await asyncio.wait(tasks, timeout=max(MIN_READ_SECONDS, deadline - time.monotonic()))
-        for task in late:
-            task.cancel()
-        hits: list[SearchHit] = []
-        for task in tasks:
-            if task not in done:
-                continue
-            error = task.exception()
-            if isinstance(error, (DeepciteError, OSError)):
-                continue  # one provider failing must not sink the others
-            if error is not None:
-                raise error
-            hits.extend(task.result())
-        return hits
 
     async def _rank(self, query: str, candidates: list[Candidate], profile: ResearchProfile) -> list[RankedPassage]:
         return await rank_passages(

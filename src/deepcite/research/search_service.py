@@ -30,6 +30,7 @@ from deepcite.research.gather import PageReader
 from deepcite.research.ranking import Candidate, best_sentences, rank_passages
 from deepcite.research.text import split_sentences
 from deepcite.search.base import SearchHit, SearchProvider
+from deepcite.search.fanout import search_everywhere
 from deepcite.search.local_index import IndexedPage
 from deepcite.search.passages import split_passages
 
@@ -209,11 +210,10 @@ class SearchService:
         if not queries:
             raise InvalidRequestError("Provide an 'objective' or at least one of 'search_queries'.", param="objective")
         limit = max(MIN_HITS_PER_QUERY, request.max_results * HITS_PER_RESULT)
-        hits = [
-            hit
-            for hit in await self._search_providers(queries, limit)
-            if request.source_policy.allows(hit.url, hit.publish_date)
-        ]
+        found, failures = await search_everywhere(self._providers, queries, limit=limit)
+        if failures and not found and len(failures) == len(queries) * len(self._providers):
+            raise failures[0]  # every search failed: say why rather than answer nothing
+        hits = [hit for hit in found if request.source_policy.allows(hit.url, hit.publish_date)]
         candidates = await self._candidates(hits, request.max_results)
         query = request.ranking_query
         ranked = await rank_passages(
@@ -270,22 +270,6 @@ class SearchService:
             else:
                 pages[url] = (page.title, page.text)
         return pages, failures
-
-    async def _search_providers(self, queries: Sequence[str], limit: int) -> list[SearchHit]:
-        searches = [provider.search(query, limit=limit) for query in queries for provider in self._providers]
-        results = await asyncio.gather(*searches, return_exceptions=True)
-        hits: list[SearchHit] = []
-        failures: list[DeepciteError] = []
-        for result in results:
-            if isinstance(result, DeepciteError):
-                failures.append(result)  # one provider failing must not sink the others
-            elif isinstance(result, BaseException):
-                raise result
-            else:
-                hits.extend(result)
-        if failures and len(failures) == len(results):
-            raise failures[0]
-        return hits
 
     async def _candidates(self, hits: Sequence[SearchHit], max_pages: int) -> list[Candidate]:
         """Passages to rank: the index's own, and those of web pages read in place of their snippets."""
