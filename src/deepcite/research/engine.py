@@ -5,14 +5,15 @@ It knows nothing of HTTP: it takes a `ResearchRequest` and yields `ResearchEvent
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from typing import Any, Literal
+from typing import Any
 
 from deepcite.errors import ModelNotFoundError, StructuredOutputError
-from deepcite.llm.base import ChatModel, GenerationOptions
+from deepcite.llm.base import ChatMessage, ChatModel, GenerationOptions
 from deepcite.llm.structured import coerce_to_schema, complete_json
 from deepcite.research.basis import FieldBasis
 from deepcite.research.conversation import Conversation, read_conversation
@@ -21,22 +22,28 @@ from deepcite.research.evidence import Evidence
 from deepcite.research.gather import Findings, Researcher
 from deepcite.research.grounding import content_basis, json_basis
 from deepcite.research.profiles import PROFILES, ResearchProfile
-from deepcite.research.prompts import SYSTEM_PROMPT, answer_messages
+from deepcite.research.prompts import (
+    SYSTEM_PROMPT,
+    json_messages,
+    read_answer_messages,
+    sentence_messages,
+)
+from deepcite.research.reader import Reading, in_evidence_words, locate
 from deepcite.research.request import ResearchRequest
-from deepcite.research.writer import AnswerWriter
+from deepcite.research.verify import check_claim
+from deepcite.research.writer import AnswerWriter, Claim, answer_as_sentence, model_sentence
 
-NOTHING_FOUND = "I found no source that addresses this question."
+# Tokens of the short answer, and of the sentence that says it.
+READ_TOKENS = 24
+SENTENCE_TOKENS = 48
 log = logging.getLogger(__name__)
 
 
 class ResearchEngine:
-    def __init__(self, researcher: Researcher, llm: ChatModel, *, quote_first: bool = False) -> None:
+    def __init__(self, researcher: Researcher, llm: ChatModel) -> None:
         self.researcher = researcher
         self.llm = llm
         self.models = list(PROFILES)
-        # A small local model answers badly on its own: lead with the best verbatim
-        # sentence of the evidence (sent at once), and let the model add what it can prove.
-        self.quote_first = quote_first
 
     @staticmethod
     def warm_up_prompt() -> str:
@@ -63,36 +70,51 @@ class ResearchEngine:
     async def _write_text(
         self, conversation: Conversation, profile: ResearchProfile, evidence: list[Evidence]
     ) -> AsyncIterator[ResearchEvent]:
-        if not evidence:
-            yield TextDelta(NOTHING_FOUND)
-            yield Basis(NOTHING_FOUND, [content_basis([], conversation.question, [])], [])
-            yield Done("stop", 0, 0)
+        question = conversation.question
+        writer = AnswerWriter(evidence, question, max_sentences=profile.answer_sentences)
+        reading: Reading | None = None
+        usage = _Usage()
+        if evidence:
+            read = read_answer_messages(conversation, evidence)
+            said = await self._complete(read, READ_TOKENS, usage)
+            reading = locate(said, evidence)
+        if reading is None or reading.answer is None:
+            text = abstention(question)
+            yield TextDelta(text)
+            yield Basis(text, [content_basis([], question, evidence, reading)], [])
+            yield Done("stop", usage.prompt, usage.completion)
             return
-        messages = answer_messages(conversation, evidence)
-        writer = AnswerWriter(evidence, conversation.question, max_sentences=profile.answer_sentences)
-        if self.quote_first:
-            yield TextDelta(writer.quote_best())
-        generated = ""
-        finish: Literal["stop", "length"] = "stop"
-        options = GenerationOptions(max_tokens=profile.answer_tokens)
-        # Closing the stream stops generation when we stop early or the client left.
+        yield Progress("verify", f"the sources answer: {reading.answer}")
+        lead: Claim | None = None
+        if profile.lead_sentence:
+            said_sentence = await self._complete(sentence_messages(read, said), SENTENCE_TOKENS, usage)
+            sentence = model_sentence(said_sentence)
+            verdict = check_claim(sentence, question, evidence, answer=None if reading.yes_no else reading.answer)
+            if verdict.ok:
+                lead = Claim(sentence, verdict.support)
+            else:
+                yield Progress("verify", f"the model's sentence was not sent: {verdict.reason}")
+        if lead is None:
+            lead = Claim(answer_as_sentence(reading.answer), [(e, 1.0) for e in reading.sources])
+        yield TextDelta(writer.emit(lead))
+        for quote in writer.supporting_quotes(reading):
+            yield TextDelta(writer.emit(quote))
+        yield Progress("verify", f"{len(writer.claims)} sentences checked against the sources")
+        basis = [content_basis(writer.claims, question, evidence, reading)]
+        yield Basis(writer.content, basis, writer.annotations)
+        yield Done("stop", usage.prompt, usage.completion)
+
+    async def _complete(self, messages: list[ChatMessage], max_tokens: int, usage: _Usage) -> str:
+        """The model's whole reply to `messages`, cut at the first line break."""
+        text = ""
+        options = GenerationOptions(max_tokens=max_tokens, stop=("\n",))
+        # Closing the stream stops generation when the client left.
         async with aclosing(self.llm.stream(messages, options)) as pieces:
             async for piece in pieces:
-                generated += piece
-                for delta in writer.feed(piece):
-                    yield TextDelta(delta)
-                if writer.finished:
-                    break
-            else:
-                if self.llm.count_tokens(generated) >= profile.answer_tokens:
-                    finish = "length"
-        for delta in writer.finish():
-            yield TextDelta(delta)
-        checked = f"{len(writer.claims)} sentences checked against the sources, {writer.dropped} unsupported dropped"
-        yield Progress("verify", checked)
-        basis = [content_basis(writer.claims, conversation.question, evidence)]
-        yield Basis(writer.content, basis, writer.annotations)
-        yield Done(finish, self._prompt_tokens(messages), self.llm.count_tokens(generated))
+                text += piece
+        usage.prompt += sum(self.llm.count_tokens(m.content) for m in messages)
+        usage.completion += self.llm.count_tokens(text)
+        return text
 
     async def _write_json(
         self,
@@ -101,7 +123,7 @@ class ResearchEngine:
         evidence: list[Evidence],
         schema: dict[str, Any],
     ) -> AsyncIterator[ResearchEvent]:
-        messages = answer_messages(conversation, evidence, schema)
+        messages = json_messages(conversation, evidence, schema)
         value: Any = {}
         if evidence:
             try:
@@ -114,17 +136,27 @@ class ResearchEngine:
                 # The contract is valid JSON whatever the model does: an empty answer whose
                 # basis says every field is unsupported is more useful than a 500.
                 log.warning("no usable JSON from the model, answering empty: %s", exc.message)
-        value = coerce_to_schema(value, schema)
+        # Values are given in the sources' own words where the model paraphrased them.
+        value = coerce_to_schema(in_evidence_words(value, evidence), schema)
         value = _in_schema_order(value, schema)
         content = json.dumps(value, ensure_ascii=False)
         # JSON is sent whole, once it validates: a client never sees a half-repaired object.
         yield TextDelta(content)
         basis: list[FieldBasis] = json_basis(value, conversation.question, evidence)
         yield Basis(content, basis, [])
-        yield Done("stop", self._prompt_tokens(messages), self.llm.count_tokens(content))
+        prompt = sum(self.llm.count_tokens(m.content) for m in messages)
+        yield Done("stop", prompt, self.llm.count_tokens(content))
 
-    def _prompt_tokens(self, messages: list[Any]) -> int:
-        return sum(self.llm.count_tokens(m.content) for m in messages)
+
+@dataclasses.dataclass
+class _Usage:
+    prompt: int = 0
+    completion: int = 0
+
+
+def abstention(question: str) -> str:
+    """What is said when the evidence does not answer: plainly that, never a stray quote."""
+    return f"The sources I found do not answer this question: {' '.join(question.split())}"
 
 
 def _in_schema_order(value: Any, schema: dict[str, Any]) -> Any:

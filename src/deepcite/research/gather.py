@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Protocol
 
 from deepcite.errors import DeepciteError
+from deepcite.llm.encoder import TextEmbedder
 from deepcite.research.conversation import Conversation
-from deepcite.research.embeddings import Embedder
 from deepcite.research.events import Progress
 from deepcite.research.evidence import Evidence, verbatim
 from deepcite.research.grounding import question_coverage
@@ -68,7 +68,7 @@ class Findings:
 @dataclasses.dataclass
 class Researcher:
     providers: list[SearchProvider]
-    embedder: Embedder
+    embedder: TextEmbedder
     count_tokens: Callable[[str], int]
     reader: PageReader | None = None
 

@@ -20,6 +20,9 @@ class ResearchProfile:
     answer_sentences: int  # most sentences the answer may have
     time_budget: float  # seconds for the research before writing begins
     cross_check: bool  # count independent sources agreeing before saying "high"
+    # The model says the answer in a sentence of its own (one more short step); `speed`
+    # opens with the short answer itself, so its first token comes sooner.
+    lead_sentence: bool = True
 
 
 PROFILES: dict[str, ResearchProfile] = {
@@ -30,7 +33,7 @@ PROFILES: dict[str, ResearchProfile] = {
             description="One search, answer from the best snippets, streamed at once.",
             queries=1, hits_per_query=8, pages=0, rounds=1,
             evidence_tokens=110, evidence_passages=2, excerpt_sentences=1, answer_tokens=96, answer_sentences=2,
-            time_budget=0.5, cross_check=False,
+            time_budget=0.5, cross_check=False, lead_sentence=False,
         ),
         ResearchProfile(
             name="lite",

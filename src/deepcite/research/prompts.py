@@ -1,4 +1,10 @@
-"""Prompts for the writer. The system prompt is fixed so the model's KV cache keeps it."""
+"""Prompts of the model's steps: read the answer, say it in a sentence, fill a JSON object,
+choose the next search.
+
+Every step begins with the same system prompt and the same sources-and-question turn,
+so the embedded model's KV cache evaluates the evidence once and the later steps only
+pay for their own few tokens.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +14,32 @@ from typing import Any
 from deepcite.llm.base import ChatMessage
 from deepcite.research.conversation import Conversation
 from deepcite.research.evidence import Evidence
+from deepcite.research.reader import NOT_FOUND
 
 SYSTEM_PROMPT = (
-    "You are deepcite, a research assistant. Answer the question using only the numbered "
-    "sources. Answer in one or two short factual sentences. Copy names, numbers and dates "
-    "exactly as the sources write them."
+    "You are deepcite, a research assistant. You answer questions using only the numbered "
+    "sources, copying names, numbers and dates exactly as the sources write them."
 )
 
-JSON_SYSTEM_PROMPT = (
-    "You are deepcite, a research assistant. Fill the JSON object using only the numbered "
-    "sources. Copy names, numbers and dates exactly as the sources write them."
+READ_ANSWER = (
+    "Reply with the answer only: the shortest exact phrase copied from the sources, "
+    f"no sentence. If the sources do not answer the question, reply: {NOT_FOUND}"
+)
+
+SAY_IN_A_SENTENCE = (
+    "Now write one short sentence that begins with this answer and says what it answers, "
+    "using only facts from the sources."
+)
+
+FILL_JSON = (
+    "Reply with the JSON object only. Each value is copied from the sources: a short exact "
+    "phrase, a number, or true/false. Leave a string empty when the sources do not say."
+)
+
+NEXT_SEARCH = (
+    "The sources may not be enough. Name the one person, place, work or thing the sources "
+    "mention whose own page would answer the question. Reply with its name only, or DONE "
+    "if the sources already answer the question."
 )
 
 _HISTORY_TURNS = 2
@@ -28,19 +50,38 @@ def format_evidence(evidence: list[Evidence]) -> str:
     return "\n".join(f"[{e.number}] {e.title}: {' '.join(e.text.split())}" for e in evidence)
 
 
-def answer_messages(
-    conversation: Conversation, evidence: list[Evidence], schema: dict[str, Any] | None = None
-) -> list[ChatMessage]:
-    """The fixed system prompt first (cached), then recent turns, then sources and question."""
-    messages = [ChatMessage("system", JSON_SYSTEM_PROMPT if schema is not None else SYSTEM_PROMPT)]
+def sources_turns(conversation: Conversation, evidence: list[Evidence]) -> list[ChatMessage]:
+    """The shared start of every step: system prompt, recent turns, sources and question."""
+    messages = [ChatMessage("system", SYSTEM_PROMPT)]
     for turn in conversation.history[-_HISTORY_TURNS:]:
         if turn.role in ("user", "assistant"):
             messages.append(ChatMessage(turn.role, turn.content[:_HISTORY_CHARS]))
     parts = [f"Sources:\n{format_evidence(evidence)}"]
     if conversation.instructions:
         parts.append(f"Instructions: {conversation.instructions}")
-    if schema is not None:
-        parts.append(f"JSON schema of the answer: {json.dumps(schema, separators=(',', ':'))}")
     parts.append(f"Question: {conversation.question}")
-    messages.append(ChatMessage("user", "\n\n".join(parts)))
-    return messages
+    return [*messages, ChatMessage("user", "\n\n".join(parts))]
+
+
+def with_step(start: list[ChatMessage], step: str) -> list[ChatMessage]:
+    """`start` with the step's instruction appended to its last user turn."""
+    last = start[-1]
+    return [*start[:-1], ChatMessage("user", f"{last.content}\n\n{step}")]
+
+
+def read_answer_messages(conversation: Conversation, evidence: list[Evidence]) -> list[ChatMessage]:
+    return with_step(sources_turns(conversation, evidence), READ_ANSWER)
+
+
+def sentence_messages(read: list[ChatMessage], model_said: str) -> list[ChatMessage]:
+    """The reading conversation continued: the model's answer, then the ask for a sentence."""
+    return [*read, ChatMessage("assistant", model_said.strip()), ChatMessage("user", SAY_IN_A_SENTENCE)]
+
+
+def json_messages(conversation: Conversation, evidence: list[Evidence], schema: dict[str, Any]) -> list[ChatMessage]:
+    schema_text = json.dumps(schema, separators=(",", ":"))
+    return with_step(sources_turns(conversation, evidence), f"JSON schema of the answer: {schema_text}\n{FILL_JSON}")
+
+
+def next_search_messages(conversation: Conversation, evidence: list[Evidence]) -> list[ChatMessage]:
+    return with_step(sources_turns(conversation, evidence), NEXT_SEARCH)

@@ -1,10 +1,11 @@
-"""Choose the few passages a small model gets to read, and check what it wrote.
+"""Choose the few passages the model gets to read.
 
 Candidates come from different places (the local index's BM25, pages fetched
 and split on the fly), so their own scores cannot be compared. Ranking
 therefore scores them afresh over the candidate set itself: Okapi BM25 on
-their words and the embedding's cosine to the query, fused by reciprocal rank
-(RRF). It then drops near-duplicates, caps passages per page and packs the best
+their words, then the sentence encoder's cosine to the query for the best of
+them (encoding every passage of every page read would take seconds), fused by
+reciprocal rank (RRF). It then drops near-duplicates, caps passages per page and packs the best
 into a token budget, trimming a passage to its best sentences when it is too
 long to fit whole. Every text it returns is a verbatim substring of its page.
 """
@@ -19,20 +20,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from deepcite.research.embeddings import TextEmbedder, Vectors
+from deepcite.llm.encoder import TextEmbedder, Vectors
 from deepcite.research.text import Span, content_words, split_sentences, tokenize, without_stopwords
 from deepcite.search.base import SearchHit
 
 TokenCounter = Callable[[str], int]
 
 RRF_K = 60
-# BM25 counts twice in the fusion: on 450 SQuAD questions, each ranked among
-# 48 paragraphs of 6 random articles, BM25 alone put the answering paragraph
-# first 87% of the time, wordllama alone 68%, equal-weight RRF 78%, this 2:1
-# RRF 85% (top-3: 97%).
-# The embedding still earns its place on paraphrased queries that share few words.
-BM25_WEIGHT = 2.0
+BM25_WEIGHT = 1.0
 EMBEDDING_WEIGHT = 1.0
+# Passages given to the encoder, the best by BM25; the rest rank after them.
+ENCODER_POOL = 24
 BM25_K1 = 1.2
 BM25_B = 0.75
 SHINGLE_SIZE = 3
@@ -40,12 +38,6 @@ DUPLICATE_SHINGLES = 0.8
 DUPLICATE_COSINE = 0.95
 # Below this many free tokens, a trimmed excerpt would be too short to help.
 MIN_EXCERPT_TOKENS = 24
-# Numbers carry the facts that most often go wrong (dates, scores, amounts).
-NUMBER_WEIGHT = 2.0
-# Credit for a claim word found only in another form ("earned" for "earn").
-OTHER_FORM_CREDIT = 0.7
-MIN_ROOT = 4
-SHARED_START = 6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,11 +143,16 @@ async def rank_passages(
     items = _unique((c if isinstance(c, Candidate) else Candidate.from_hit(c)).located() for c in candidates)
     if not items or budget_tokens <= 0:
         return []
-    lexical, vectors = await asyncio.gather(
-        asyncio.to_thread(_lexical_scores, query, items),
-        embedder.embed([query, *(_with_title(c) for c in items)]),
-    )
+    lexical = await asyncio.to_thread(_lexical_scores, query, items)
+    pool = sorted(range(len(items)), key=lambda i: -lexical.bm25[i])[:ENCODER_POOL]
+    encoded = await embedder.embed([query, *(_with_title(items[i]) for i in pool)])
+    vectors = np.zeros((len(items) + 1, encoded.shape[1]), dtype=np.float32)
+    vectors[0] = encoded[0]
+    vectors[[i + 1 for i in pool]] = encoded[1:]
     similarity = [float(x) for x in vectors[1:] @ vectors[0]]
+    outside = set(range(len(items))) - set(pool)
+    for i in outside:
+        similarity[i] = -1.0
     fused = reciprocal_rank_fusion([(lexical.bm25, BM25_WEIGHT), (similarity, EMBEDDING_WEIGHT)])
     order = sorted(range(len(items)), key=lambda i: (-fused[i], -lexical.bm25[i], -similarity[i], i))
 
@@ -334,34 +331,3 @@ def best_sentences(query: str, text: str, n: int, *, idf: Mapping[str, float] | 
     scores = _sentence_scores(query, text, spans, idf)
     ranked = sorted((k for k in range(len(spans)) if scores[k] > 0), key=lambda k: (-scores[k], k))
     return sorted(spans[k] for k in ranked[: max(0, n)])
-
-
-def support_score(claim: str, evidence: str) -> float:
-    """How much of `claim`'s content the `evidence` contains, from 0 (none) to 1 (all).
-
-    Each distinct content word of the claim counts once, numbers twice. A word
-    found only as another form of itself ("earned" for "earn", "representing"
-    for "represented") counts in part. A claim with no content words is not
-    supported by anything: 0.
-    """
-    claim_words = set(content_words(claim))
-    if not claim_words:
-        return 0.0
-    evidence_words = set(content_words(evidence))
-    total = found = 0.0
-    for word in claim_words:
-        weight = NUMBER_WEIGHT if any(ch.isdigit() for ch in word) else 1.0
-        total += weight
-        if word in evidence_words:
-            found += weight
-        elif not word.isdigit() and any(_same_root(word, other) for other in evidence_words):
-            found += weight * OTHER_FORM_CREDIT
-    return found / total
-
-
-def _same_root(a: str, b: str) -> bool:
-    """Whether two words look like forms of one word: one starts the other, or a long shared start."""
-    short, long = sorted((a, b), key=len)
-    if len(short) >= MIN_ROOT and long.startswith(short):
-        return True
-    return len(short) > SHARED_START and long[:SHARED_START] == short[:SHARED_START]

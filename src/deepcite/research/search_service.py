@@ -24,7 +24,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from deepcite.errors import DeepciteError, InvalidRequestError
-from deepcite.research.embeddings import TextEmbedder
+from deepcite.llm.encoder import TextEmbedder
 from deepcite.research.evidence import verbatim
 from deepcite.research.gather import PageReader
 from deepcite.research.ranking import Candidate, best_sentences, rank_passages

@@ -14,7 +14,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
-from deepcite.research.embeddings import TextEmbedder
+from deepcite.llm.encoder import TextEmbedder
 from deepcite.research.ranking import Candidate, reciprocal_rank_fusion, sentence_term_scores
 from deepcite.research.text import Span, content_words, split_sentences
 

@@ -1,9 +1,10 @@
-"""Turn the model's token stream into checked, cited sentences.
+"""Compose a text answer: the answer first, in one checked sentence, then the evidence.
 
-Text is released a sentence at a time: each sentence is scored against every piece
-of evidence, sent with the markers of the evidence that supports it, and dropped
-when nothing supports it. Markers the model wrote itself are removed first; the
-engine, not the model, decides what a sentence cites.
+The answer opens with a sentence that states the short answer (written by the model and
+checked by `verify`, or the answer itself when the model's sentence fails the check),
+followed by verbatim sentences of the sources that state it — and, for a multi-hop
+answer, of the source that links the question to it. Each sentence carries the markers
+of the evidence that backs it; the engine, not the model, decides what is cited.
 """
 
 from __future__ import annotations
@@ -13,109 +14,104 @@ import re
 
 from deepcite.research.basis import UrlCitation
 from deepcite.research.evidence import Evidence
-from deepcite.research.ranking import best_sentences, support_score
-from deepcite.research.text import normalize_answer, split_sentences
+from deepcite.research.reader import Reading
+from deepcite.research.text import content_words, split_sentences
+from deepcite.research.verify import contains_answer, support_score
 
-MIN_SUPPORT = 0.5  # share of a sentence's content words found in one piece of evidence
-MAX_MARKERS = 2
+MAX_MARKERS = 3
 _MODEL_MARKER = re.compile(r"\s*\[\s*\d+(?:\s*[,;-]\s*\d+)*\s*\]")
-# "The answer to this question is: ..." says nothing; only what follows is a claim.
-_PREAMBLE = re.compile(r"^(?:A:\s*)?(?:the\s+)?answer(?:\s+to\s+(?:this|the)\s+question)?\s+is\s*:\s*", re.I)
-_MIN_CHARS = 3
 
 
 @dataclasses.dataclass(frozen=True)
 class Claim:
-    """One sentence of the answer and the evidence that supports it, best first."""
+    """One sentence of the answer and the evidence that backs it, best first."""
 
     text: str
     support: list[tuple[Evidence, float]]
-    extractive: bool = False
+    extractive: bool = False  # quoted verbatim from the evidence
+
+
+def model_sentence(text: str) -> str:
+    """The first sentence the model wrote, without the markers it may have added."""
+    text = _MODEL_MARKER.sub("", text).strip()
+    spans = split_sentences(text)
+    return text[spans[0][0] : spans[0][1]].strip() if spans else text
+
+
+def answer_as_sentence(answer: str) -> str:
+    """The short answer alone, as the opening sentence when no better one passed the check."""
+    return answer[:1].upper() + answer[1:] + ("" if answer.endswith((".", "!", "?")) else ".")
 
 
 @dataclasses.dataclass
 class AnswerWriter:
     evidence: list[Evidence]
     question: str
-    max_sentences: int = 4
+    max_sentences: int = 3
     content: str = ""
     claims: list[Claim] = dataclasses.field(default_factory=list)
     annotations: list[UrlCitation] = dataclasses.field(default_factory=list)
-    dropped: int = 0
-    finished: bool = False  # the model repeats itself or wrote enough: stop generating
-    _buffer: str = ""
-    _seen: set[str] = dataclasses.field(default_factory=set)
 
-    def feed(self, piece: str) -> list[str]:
-        """Take model text; return the deltas that are ready to send."""
-        if self.finished:
-            return []
-        self._buffer += piece
-        spans = split_sentences(self._buffer)
-        if len(spans) < 2:
-            return []
-        # Every span but the last is a finished sentence; the last may still grow.
-        deltas = [d for s, e in spans[:-1] if (d := self._release(self._buffer[s:e]))]
-        self._buffer = self._buffer[spans[-1][0]:]
-        return deltas
-
-    def finish(self) -> list[str]:
-        """The model stopped: release what is left, or answer from the evidence itself."""
-        deltas = [] if self.finished else [d for s, e in split_sentences(self._buffer)
-                                           if (d := self._release(self._buffer[s:e]))]
-        self._buffer = ""
-        self.finished = True
-        if not self.claims and self.evidence:
-            deltas.append(self.quote_best())
-        return deltas
-
-    def _release(self, raw: str) -> str:
-        if len(self.claims) >= self.max_sentences:
-            self.finished = True
-            return ""
-        sentence = _PREAMBLE.sub("", _MODEL_MARKER.sub("", raw).strip())
-        key = normalize_answer(sentence)
-        if len(key) < _MIN_CHARS:
-            return ""
-        if key in self._seen:
-            self.finished = True  # a small model that repeats itself has nothing more to say
-            return ""
-        self._seen.add(key)
-        backed = _backing(sentence, self.evidence)
-        if not backed:
-            self.dropped += 1
-            return ""
-        return self._emit(Claim(sentence, backed))
-
-    def quote_best(self) -> str:
-        """Quote the evidence sentence that best answers the question, verbatim and cited.
-
-        Used to lead the answer when the model is too weak to be trusted to write first,
-        and as the whole answer when the model wrote nothing the evidence supports.
-        """
-        top = self.evidence[0]
-        if top.lead:
-            sentence = " ".join(top.lead.split())
-        else:
-            spans = best_sentences(self.question, top.text, 1) or [(0, len(top.text))]
-            sentence = " ".join(top.text[spans[0][0] : spans[0][1]].split())
-        self._seen.add(normalize_answer(sentence))
-        # Other evidence that says the same counts as agreement, as for any sentence.
-        return self._emit(Claim(sentence, [(top, 1.0), *_backing(sentence, self.evidence[1:])], extractive=True))
-
-    def _emit(self, claim: Claim) -> str:
+    def emit(self, claim: Claim) -> str:
+        """Append `claim` with its markers; returns the delta to send."""
         self.claims.append(claim)
         delta = (" " if self.content else "") + claim.text
-        for evidence, _ in claim.support[:MAX_MARKERS]:
+        seen: set[int] = set()
+        for evidence, _ in claim.support:
+            if evidence.number in seen or len(seen) == MAX_MARKERS:
+                continue
+            seen.add(evidence.number)
             marker = f"[{evidence.number}]"
-            delta += (" " if not delta.endswith("]") else "") + marker
+            delta += ("" if delta.endswith("]") else " ") + marker
             end = len(self.content) + len(delta)
             self.annotations.append(UrlCitation(end - len(marker), end, evidence.url, evidence.title))
         self.content += delta
         return delta
 
+    def supporting_quotes(self, reading: Reading) -> list[Claim]:
+        """Verbatim sentences that state the answer, then those linking it to the question.
 
-def _backing(sentence: str, evidence: list[Evidence]) -> list[tuple[Evidence, float]]:
-    """The evidence that supports `sentence`, best first."""
-    scored = ((e, support_score(sentence, e.text)) for e in evidence)
-    return sorted(((e, s) for e, s in scored if s >= MIN_SUPPORT), key=lambda p: -p[1])
+        The first comes from the source that holds the answer. When that sentence leaves
+        words of the question unexplained (a bridge entity, the other side of a
+        comparison), the source on another page that explains most of them follows.
+        """
+        quotes: list[Claim] = []
+        said = " ".join(c.text for c in self.claims)
+        holders = reading.sources if not reading.yes_no else self.evidence
+        for source in holders[:1]:
+            sentence = self._best_sentence(source, reading.answer)
+            if sentence and sentence not in said:
+                quotes.append(Claim(sentence, [(source, 1.0)], extractive=True))
+        cited_pages = {e.source_key for c in [*self.claims, *quotes] for e, _ in c.support}
+        explained = set(content_words(" ".join([said, *(q.text for q in quotes)])))
+        for _ in range(self.max_sentences - len(self.claims) - len(quotes)):
+            missing = set(content_words(self.question)) - explained
+            if not missing:
+                break
+            bridge = self._bridge(missing, cited_pages)
+            if bridge is None:
+                break
+            source, sentence = bridge
+            quotes.append(Claim(sentence, [(source, support_score(sentence, source.text))], extractive=True))
+            cited_pages.add(source.source_key)
+            explained |= set(content_words(sentence))
+        return quotes
+
+    def _best_sentence(self, source: Evidence, answer: str | None) -> str:
+        """The sentence of `source` that states `answer` and shares most with the question."""
+        sentences = [source.text[s:e].strip() for s, e in split_sentences(source.text)]
+        stating = [s for s in sentences if answer is None or contains_answer(s, answer)] or sentences
+        question = set(content_words(self.question))
+        return " ".join(max(stating, key=lambda s: len(question & set(content_words(s))), default="").split())
+
+    def _bridge(self, missing: set[str], cited_pages: set[str]) -> tuple[Evidence, str] | None:
+        best: tuple[int, Evidence, str] | None = None
+        for source in self.evidence:
+            if source.source_key in cited_pages:
+                continue
+            for s, e in split_sentences(source.text):
+                sentence = " ".join(source.text[s:e].split())
+                found = len(missing & set(content_words(f"{source.title} {sentence}")))
+                if found and (best is None or found > best[0]):
+                    best = (found, source, sentence)
+        return None if best is None else (best[1], best[2])

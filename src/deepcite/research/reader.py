@@ -1,0 +1,110 @@
+"""Read the short answer out of the evidence: the model names it, the evidence must hold it.
+
+The model is asked for the shortest phrase of the sources that answers the question
+(or to say the sources do not). What it says is then found in the evidence: exactly,
+or as the closest run of the evidence's own words. An answer found nowhere is not an
+answer: the caller abstains rather than repeat the model's memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from deepcite.research.evidence import Evidence
+from deepcite.research.text import normalize_answer
+
+NOT_FOUND = "NOT FOUND"
+# Token F1 a run of evidence words needs to stand in for what the model wrote.
+MIN_SNAP_F1 = 0.6
+YES_NO = ("yes", "no")
+_WORD = re.compile(r"\S+")
+_TRAILING = " .,;:!?\"'“”‘’()[]"
+
+
+@dataclasses.dataclass(frozen=True)
+class Reading:
+    """The answer as the evidence words it (`None`: the evidence does not answer),
+    and the evidence that holds it, best first."""
+
+    answer: str | None
+    sources: list[Evidence]
+    model_said: str
+
+    @property
+    def yes_no(self) -> bool:
+        return self.answer is not None and self.answer.lower() in YES_NO
+
+
+def clean_model_answer(text: str) -> str:
+    """The model's first line, without a preamble, markers or end punctuation."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    line = re.sub(r"^(?:the\s+)?answer\s*(?:is)?\s*:\s*", "", line, flags=re.I)
+    line = re.sub(r"\s*\[\d+(?:\s*,\s*\d+)*\]", "", line)
+    return line.strip(_TRAILING)
+
+
+def locate(said: str, evidence: Sequence[Evidence]) -> Reading:
+    """Find what the model said in the evidence, as the evidence's own words."""
+    answer = clean_model_answer(said)
+    if not normalize_answer(answer) or NOT_FOUND.lower() in answer.lower():
+        return Reading(None, [], said)
+    if answer.lower() in YES_NO:
+        # A yes/no answer compares what the sources say; it is no span of them.
+        return Reading(answer.lower(), list(evidence), said)
+    best: tuple[float, str, Evidence] | None = None
+    holding = []
+    for e in evidence:
+        span, score = closest_span(answer, e.text)
+        if score >= 1.0:
+            holding.append(e)
+        if span and (best is None or score > best[0]):
+            best = (score, span, e)
+    if best is None or best[0] < MIN_SNAP_F1:
+        return Reading(None, [], said)
+    score, span, source = best
+    sources = holding if score >= 1.0 else [source]
+    return Reading(span, sources, said)
+
+
+def closest_span(answer: str, text: str) -> tuple[str, float]:
+    """The run of `text`'s words closest to `answer` by SQuAD token F1, and that F1.
+
+    Returned verbatim from `text` (punctuation at its ends trimmed), so an answer
+    the model rephrased slightly is reported in the source's own words.
+    """
+    target = normalize_answer(answer).split()
+    if not target:
+        return "", 0.0
+    words = [(m.start(), m.end(), normalize_answer(m.group())) for m in _WORD.finditer(text)]
+    wanted = Counter(target)
+    best = ("", 0.0)
+    n = len(target)
+    for length in range(max(1, n - 2), n + 3):
+        for i in range(len(words) - length + 1):
+            window = words[i : i + length]
+            tokens = [t for _, _, w in window for t in w.split()]
+            common = sum((Counter(tokens) & wanted).values())
+            if not common:
+                continue
+            precision, recall = common / len(tokens), common / n
+            f1 = 2 * precision * recall / (precision + recall)
+            if f1 > best[1]:
+                best = (text[window[0][0] : window[-1][1]].strip(_TRAILING), f1)
+    return best
+
+
+def in_evidence_words(value: Any, evidence: Sequence[Evidence]) -> Any:
+    """`value` with each string replaced by the closest run of the evidence's words, when
+    one is close enough: a JSON answer's values come from the sources, not the model."""
+    if isinstance(value, dict):
+        return {k: in_evidence_words(v, evidence) for k, v in value.items()}
+    if isinstance(value, list):
+        return [in_evidence_words(v, evidence) for v in value]
+    if not isinstance(value, str) or not value.strip() or value.strip().lower() in YES_NO:
+        return value
+    reading = locate(value, evidence)
+    return reading.answer if reading.answer is not None else value
