@@ -32,7 +32,7 @@ def main() -> None:
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
         try:
             for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
-                context = browser.new_context(viewport=viewport, device_scale_factor=1)  # type: ignore[arg-type]
+                context = browser.new_context(viewport=viewport, device_scale_factor=1)
                 context.add_init_script(f"localStorage.setItem('deepcite-key', {API_KEY!r})")
                 page = context.new_page()
                 page.goto(f"{server.base_url}/?{urlencode({'q': QUESTION, 'model': MODEL})}")

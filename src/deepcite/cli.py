@@ -92,7 +92,8 @@ def _seed_index(settings: Settings) -> None:
         async with LocalIndex(settings.index_path) as local:
             report = await seed_sample_corpus(local)
             if report is not None:
-                console.print(f"seeded the local index with the sample corpus ({report.added} pages)")
+                # A status line, on stderr: stdout may be carrying `ask --json` output.
+                errors.print(f"seeded the local index with the sample corpus ({report.added} pages)")
 
     asyncio.run(seed())
 

@@ -14,7 +14,7 @@ from importlib import resources
 
 import pytest
 from bench.harness import RunningServer, ServerFailed, run_cli, start_server
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, ViewportSize, sync_playwright
 from tests.support.loopback import Loopback, serve_in_thread
 from tests.ui.hostile_site import PATH, HostileHandler, hostile_site
 
@@ -23,8 +23,8 @@ CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync",
 ]
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="session")
@@ -76,8 +76,8 @@ class WatchedPage:
             self.problems.append(f"console error: {message.text}")
 
 
-def open_page(browser: Browser, viewport: dict[str, int], *, api_key: str | None = None) -> WatchedPage:
-    context = browser.new_context(viewport=viewport)  # type: ignore[arg-type]
+def open_page(browser: Browser, viewport: ViewportSize, *, api_key: str | None = None) -> WatchedPage:
+    context = browser.new_context(viewport=viewport)
     if api_key is not None:
         # What a returning user has: the key saved in local storage by an earlier visit.
         context.add_init_script(f"localStorage.setItem('deepcite-key', {api_key!r})")
