@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from importlib import resources
 
 import pytest
-from bench.harness import RunningServer, ServerFailed, run_cli, start_server
+from bench.harness import RunningServer, run_cli
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, ViewportSize, sync_playwright
+from tests.e2e.e2e_server import launch
 from tests.support.loopback import Loopback, serve_in_thread
 from tests.ui.hostile_site import PATH, HostileHandler, hostile_site
 
@@ -41,10 +42,7 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory, hostile_url: str) -> Ite
     with resources.as_file(corpus) as path:
         indexed = run_cli(home, "index", str(path), hostile_url)
     assert "failed 0" in indexed.stdout, indexed.stdout + indexed.stderr
-    try:
-        running = start_server(home)
-    except ServerFailed as exc:
-        pytest.fail(str(exc))
+    running = launch(home)  # the e2e tests' launcher, so the same test settings
     yield running
     running.stop()
 
