@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint bench redis-server
+.PHONY: install serve test lint bench system-packages redis-server chromium
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -15,15 +15,22 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The tests start their own redis-server on a free loopback port; this installs it.
-redis-server:
-	@command -v redis-server >/dev/null || { apt-get update -q && apt-get install -y -q redis-server; }
+# Debian packages the tests need (apt, as root): redis-server, which the tests start on a
+# free loopback port, and chromium, which the playground's browser tests drive through
+# Playwright. Only the missing ones are installed, after one `apt-get update`.
+SYSTEM_PACKAGES := redis-server chromium
+
+system-packages:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+
+redis-server chromium: system-packages
 
 serve: install
 	$(VENV)/bin/deepcite serve
 
 # Lint is part of the suite: the conventions (ruff, mypy --strict) hold on every landing.
-test: install redis-server lint
+test: install system-packages lint
 	$(VENV)/bin/pytest -q
 
 lint: install

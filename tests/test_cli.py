@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -62,3 +63,14 @@ def test_ask_streams_an_answer_then_its_sources(tmp_path: Path) -> None:
     assert "[1]" in result.stdout
     assert "https://en.wikipedia.org/wiki/Super_Bowl_50" in result.stdout
     assert "confidence" in result.stdout
+
+
+@pytest.mark.slow
+def test_ask_json_prints_the_completion_researched_here(tmp_path: Path) -> None:
+    result = deepcite(tmp_path, "ask", "--json", "--model", "speed", "Where was Super Bowl 50 played?")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["object"] == "chat.completion" and body["model"] == "speed"
+    assert body["choices"][0]["message"]["content"] and body["basis"][0]["field"] == "content"
+    unknown = deepcite(tmp_path, "ask", "--model", "turbo", "Where was Super Bowl 50 played?")
+    assert unknown.returncode == 1 and "turbo" in unknown.stderr

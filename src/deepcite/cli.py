@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from deepcite.config import SETTINGS, ConfigError, Settings
 from deepcite.errors import DeepciteError
@@ -91,7 +92,8 @@ def _seed_index(settings: Settings) -> None:
         async with LocalIndex(settings.index_path) as local:
             report = await seed_sample_corpus(local)
             if report is not None:
-                console.print(f"seeded the local index with the sample corpus ({report.added} pages)")
+                # A status line, on stderr: stdout may be carrying `ask --json` output.
+                errors.print(f"seeded the local index with the sample corpus ({report.added} pages)")
 
     asyncio.run(seed())
 
@@ -103,14 +105,14 @@ def ask(
     json_schema: Annotated[
         Path | None, typer.Option("--json-schema", help="File with a JSON Schema the answer must follow.")
     ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", help="Ask a running deepcite (http://host:8000) instead of researching here."),
+    ] = None,
+    api_key: Annotated[str | None, typer.Option("--api-key", help="API key sent to the --base-url server.")] = None,
+    raw_json: Annotated[bool, typer.Option("--json", help="Print the raw chat.completion JSON, nothing else.")] = False,
 ) -> None:
-    """Research a question here, without a server; stream the answer, then its sources."""
-    from deepcite.llm.base import ChatMessage
-    from deepcite.research.events import Basis, TextDelta
-    from deepcite.research.events import Progress as ProgressEvent
-    from deepcite.research.request import ResearchRequest
-    from deepcite.runtime import open_runtime
-
+    """Research a question; stream the answer, then its sources. Exit status 0 answered, 1 error."""
     schema = None
     if json_schema is not None:
         try:
@@ -118,36 +120,71 @@ def ask(
         except (OSError, json.JSONDecodeError) as exc:
             errors.print(f"[red]error:[/red] cannot read the JSON schema {json_schema}: {exc}")
             raise typer.Exit(2) from exc
-
-    settings = _settings()
-    _seed_index(settings)
-
-    async def run() -> None:
-        async with open_runtime(settings) as runtime:
-            request = ResearchRequest(model, [ChatMessage("user", question)], schema)
-            async for event in runtime.engine.run(request):
-                if isinstance(event, ProgressEvent):
-                    errors.print(f"[dim]… {event.message}[/dim]")
-                elif isinstance(event, TextDelta):
-                    console.print(event.text, end="", markup=False, highlight=False)
-                elif isinstance(event, Basis):
-                    console.print()
-                    _print_basis(event)
-
+    if base_url is not None:
+        # A remote server does the research: nothing is loaded here.
+        run = _ask_remote(base_url, api_key, model, question, schema, raw_json)
+    else:
+        settings = _settings()
+        _seed_index(settings)
+        run = _ask_here(settings, model, question, schema, raw_json)
     try:
-        asyncio.run(run())
+        asyncio.run(run)
     except DeepciteError as exc:
-        errors.print(f"[red]error:[/red] {exc.message}")
+        errors.print(Text("error: ", style="red") + Text(exc.message))
         raise typer.Exit(1) from exc
 
 
-def _print_basis(event: Any) -> None:
-    for field in event.basis:
-        console.print(f"\n[bold]{field.field}[/bold] — confidence {field.confidence}: {field.reasoning}")
-        for citation in field.citations:
-            console.print(f"  [cyan]{citation.title or citation.url}[/cyan]  {citation.url}")
-            for excerpt in citation.excerpts:
-                console.print(f"    “{excerpt}”", markup=False, highlight=False)
+def _answer_console() -> Console:
+    # Piped output is read whole (by people, scripts, tests): do not fold URLs at 80 columns.
+    return console if console.is_terminal else Console(width=max(console.width, 200))
+
+
+async def _ask_remote(base_url: str, api_key: str | None, model: str, question: str, schema: Any, raw_json: bool) -> None:
+    from deepcite.answer_view import AnswerView
+    from deepcite.remote import RemoteDeepcite, chat_body
+
+    async with RemoteDeepcite(base_url, api_key) as remote:
+        if raw_json:
+            body = await remote.complete(chat_body(model, question, schema, stream=False))
+            print(json.dumps(body, indent=2, ensure_ascii=False))
+            return
+        view = AnswerView(_answer_console(), errors, hold_text=schema is not None)
+        await view.show(remote.stream(chat_body(model, question, schema, stream=True)))
+
+
+async def _ask_here(settings: Settings, model: str, question: str, schema: Any, raw_json: bool) -> None:
+    from deepcite.answer_view import AnswerView
+    from deepcite.api.payloads import Completion
+    from deepcite.api.schemas import model_not_found
+    from deepcite.llm.base import ChatMessage
+    from deepcite.research.events import Basis, Done, TextDelta
+    from deepcite.research.request import ResearchRequest
+    from deepcite.runtime import open_runtime
+
+    async with open_runtime(settings) as runtime:
+        if model not in runtime.engine.models:
+            raise model_not_found(model)
+        request = ResearchRequest(model, [ChatMessage("user", question)], schema)
+        if not raw_json:
+            view = AnswerView(_answer_console(), errors, hold_text=schema is not None)
+            await view.show(runtime.engine.run(request))
+            return
+        texts: list[str] = []
+        basis: Basis | None = None
+        done: Done | None = None
+        async for event in runtime.engine.run(request):
+            if isinstance(event, TextDelta):
+                texts.append(event.text)
+            elif isinstance(event, Basis):
+                basis = event
+            elif isinstance(event, Done):
+                done = event
+        completion = Completion(model=model)
+        if basis is None:
+            body = completion.body("".join(texts), [], [], done)
+        else:
+            body = completion.body(basis.content, basis.basis, basis.annotations, done)
+        print(json.dumps(body, indent=2, ensure_ascii=False))
 
 
 @app.command()

@@ -63,13 +63,24 @@ async def test_each_app_has_its_own_registry(make_app: MakeApp) -> None:
     assert 'route="/healthz"' not in text
 
 
-async def test_playground_is_one_self_contained_page(make_app: MakeApp) -> None:
+async def test_playground_is_served_with_its_own_assets_only(make_app: MakeApp) -> None:
     async with make_app().client() as client:
         response = await client.get("/")
+        page = response.text
+        assets = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', page)
+        served = {path: await client.get(path) for path in assets}
+        icon = await client.get("/favicon.ico")
+        missing = await client.get("/static/nope.js")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
-    page = response.text
-    assert "/v1/chat/completions" in page and "getReader" in page  # streams with fetch
-    assert "basis" in page
-    # No external assets: nothing is loaded from another origin.
-    assert not re.search(r'<(script|link|img)[^>]+(src|href)="https?://', page)
+    # No script but the page's own file may run, whatever text reaches the DOM.
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert sorted(assets) == ["/static/favicon.svg", "/static/playground.css", "/static/playground.js"]
+    assert all(r.status_code == 200 for r in served.values())
+    script = served["/static/playground.js"].text
+    assert "/v1/chat/completions" in script and "getReader" in script  # streams with fetch
+    assert "basis" in script and "innerHTML" not in script
+    assert served["/static/favicon.svg"].headers["content-type"].startswith("image/svg+xml")
+    assert icon.status_code == 301 and icon.headers["location"] == "/static/favicon.svg"
+    assert missing.status_code == 404 and "error" in missing.json()

@@ -13,7 +13,8 @@ from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from deepcite.api.auth import Authenticator, Caller
 from deepcite.api.body import read_json_body
@@ -30,8 +31,21 @@ from deepcite.store.keys import KeyStore
 CHAT_PATHS = ("/v1/chat/completions", "/chat/completions", "/v1beta/chat/completions")
 
 
+# The page runs only its own script and style files: an answer or page text that slipped
+# into the DOM as markup could still not run (defence in depth; the script renders text only).
+PLAYGROUND_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
 def playground_html() -> str:
     return resources.files("deepcite.api").joinpath("static/index.html").read_text(encoding="utf-8")
+
+
+def static_files() -> StaticFiles:
+    """The playground's script, style and icon, served from the installed package."""
+    return StaticFiles(directory=str(resources.files("deepcite.api").joinpath("static")))
 
 
 def _model_card(model: str, created: int) -> dict[str, Any]:
@@ -102,7 +116,14 @@ def create_app(
 
     @app.get("/", include_in_schema=False)
     async def playground() -> HTMLResponse:
-        return HTMLResponse(page)
+        return HTMLResponse(page, headers={"content-security-policy": PLAYGROUND_CSP})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> RedirectResponse:
+        # Clients that ask for the conventional icon path get the page's SVG icon.
+        return RedirectResponse("/static/favicon.svg", status_code=301)
+
+    app.mount("/static", static_files(), name="static")
 
     # Innermost first: error rendering, then rate-limit headers, then metrics outermost.
     install_error_handlers(app)
