@@ -1,4 +1,4 @@
-"""Fixtures shared by every test folder: a throw-away redis, the local test site, the embedding model."""
+"""Fixtures shared by every test folder: a throw-away redis, the local test site, the sentence encoder."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from bench.harness import free_port
 from tests.fetch.local_site import LocalSite, serve_local_site
 
-from deepcite.research.embeddings import Embedder
+from deepcite.llm.encoder import SentenceEncoder
 
 
 def _redis_answers(port: int) -> bool:
@@ -57,8 +57,8 @@ def local_site() -> Iterator[LocalSite]:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    """The real wordllama embedder, loaded once (it holds no event-loop state) before any test's clock starts."""
-    model = Embedder()
+def embedder() -> SentenceEncoder:
+    """The real sentence encoder, loaded once (it holds no event-loop state) before any test's clock starts."""
+    model = SentenceEncoder()
     asyncio.run(model.warm_up())
     return model

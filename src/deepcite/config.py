@@ -77,6 +77,9 @@ class Settings:
         "qwen2.5-coder-1.5b",
         "Embedded model when no upstream is set: qwen2.5-coder-1.5b, qwen2.5-coder-0.5b or smollm2-135m (small, weak).",
     )
+    model_cache: Path = _setting(
+        Path("~/.cache/deepcite/models"), "Folder where the embedded model's chunks are joined once (1.1 GB)."
+    )
     llm_threads: int = _setting(2, "CPU threads of the embedded model.")
     llm_context: int = _setting(2048, "Context window of the embedded model, in tokens.")
     search: str = _setting("local", "Comma-separated search providers, by name (local, searxng, brave, tavily, exa).")
@@ -118,7 +121,9 @@ class Settings:
                 values[key] = value
         coerced = {k: _coerce(_BY_NAME[k], v) for k, v in values.items()}
         settings = cls(**coerced)
-        return dataclasses.replace(settings, home=settings.home.expanduser())
+        return dataclasses.replace(
+            settings, home=settings.home.expanduser(), model_cache=settings.model_cache.expanduser()
+        )
 
     @property
     def api_key_list(self) -> list[str]:

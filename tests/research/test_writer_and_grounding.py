@@ -1,10 +1,12 @@
-"""The writer releases only supported sentences; the basis is built from the evidence."""
+"""Claims are checked before they are sent; answers lead with the answer; the basis comes from the evidence."""
 
 from __future__ import annotations
 
 from deepcite.research.evidence import Evidence
 from deepcite.research.grounding import content_basis, json_basis, rate
-from deepcite.research.writer import AnswerWriter
+from deepcite.research.reader import clean_model_answer, closest_span, in_evidence_words, locate
+from deepcite.research.verify import check_claim, key_terms, support_score
+from deepcite.research.writer import AnswerWriter, Claim, answer_as_sentence, model_sentence
 
 PAGE = (
     "Super Bowl 50 was an American football game. The American Football Conference (AFC) champion "
@@ -12,81 +14,125 @@ PAGE = (
     "The game was played on February 7, 2016, at Levi's Stadium in Santa Clara, California."
 )
 OTHER = "The Broncos beat the Carolina Panthers 24–10 in Super Bowl 50, their third title."
+COACHES = "Peyton Manning led the Broncos. The Panthers were coached by Ron Rivera, who had joined them in 2011."
+QUESTION = "Who won Super Bowl 50?"
 
 
 def evidence() -> list[Evidence]:
     first = PAGE[PAGE.index("The American"):]
     return [
-        Evidence(1, "https://a.example/sb50", "Super Bowl 50", first, PAGE, first[: first.index("24–10.") + 6]),
-        Evidence(2, "https://b.example/broncos", "Broncos", OTHER, OTHER, OTHER),
+        Evidence(1, "https://a.example/sb50", "Super Bowl 50", first, PAGE),
+        Evidence(2, "https://b.example/broncos", "Broncos", OTHER, OTHER),
+        Evidence(3, "https://c.example/coaches", "Coaches", COACHES, COACHES),
     ]
 
 
-def feed_all(writer: AnswerWriter, text: str) -> str:
-    out = "".join(d for piece in text.split(" ") for d in writer.feed(piece + " "))
-    return out + "".join(writer.finish())
+def test_a_sentence_the_sources_state_passes_with_its_backing() -> None:
+    verdict = check_claim("The Denver Broncos won Super Bowl 50, beating the Carolina Panthers 24–10.", QUESTION,
+                          evidence(), answer="Denver Broncos")
+    assert verdict.ok, verdict.reason
+    assert {e.number for e, _ in verdict.support} >= {1}
 
 
-def test_supported_sentences_are_sent_with_markers_and_unsupported_ones_dropped() -> None:
-    writer = AnswerWriter(evidence(), "Who won Super Bowl 50?")
-    content = feed_all(writer, "The Denver Broncos defeated the Carolina Panthers. The moon is made of cheese. ")
-    assert content.startswith("The Denver Broncos defeated the Carolina Panthers.")
-    assert "cheese" not in content
-    assert writer.dropped == 1
+def test_a_tautology_is_rejected() -> None:
+    verdict = check_claim("The team that won Super Bowl 50 won Super Bowl 50.", QUESTION, evidence())
+    assert not verdict.ok and "restates" in verdict.reason
+
+
+def test_an_invented_name_or_number_is_rejected() -> None:
+    verdict = check_claim("The Denver Broncos, coached by Bill Belichick, won Super Bowl 50.", QUESTION, evidence())
+    assert not verdict.ok and "belichick" in verdict.reason
+    verdict = check_claim("The Denver Broncos won Super Bowl 50 in 2014.", QUESTION, evidence())
+    assert not verdict.ok and "2014" in verdict.reason
+
+
+def test_words_of_the_evidence_recombined_into_another_claim_are_rejected() -> None:
+    # Every word is in the sources, but "Ron Rivera" and "24–10" never appear together.
+    verdict = check_claim("Ron Rivera's team won 24–10.", QUESTION, evidence())
+    assert not verdict.ok and "no source" in verdict.reason
+    # And a sentence that names another winner than the answer found is not the answer.
+    verdict = check_claim("The Carolina Panthers won Super Bowl 50.", QUESTION, evidence(), answer="Denver Broncos")
+    assert not verdict.ok and "answer" in verdict.reason
+
+
+def test_key_terms_are_names_numbers_and_dates_not_sentence_capitals() -> None:
+    assert key_terms("The Broncos won on February 7, 2016.") == {"bronco", "february", "7", "2016"}
+    assert key_terms("It rained.") == set()
+
+
+def test_the_model_answer_is_found_in_the_evidence_in_its_own_words() -> None:
+    reading = locate("the Denver Broncos.", evidence())
+    assert reading.answer == "Denver Broncos"
+    assert [e.number for e in reading.sources] == [1]
+    assert locate("NOT FOUND", evidence()).answer is None
+    assert locate("The New England Patriots", evidence()).answer is None
+    assert locate("Yes", evidence()).yes_no
+    assert clean_model_answer("The answer is: Denver Broncos [1]\nmore") == "Denver Broncos"
+    assert closest_span("Broncos of Denver", PAGE)[1] < 1.0
+    assert in_evidence_words({"winner": "denver broncos", "score": 24}, evidence()) == {
+        "winner": "Denver Broncos", "score": 24}
+
+
+def test_the_answer_leads_then_verbatim_quotes_that_state_it_with_markers() -> None:
+    writer = AnswerWriter(evidence(), QUESTION)
+    reading = locate("Denver Broncos", evidence())
+    lead = Claim(answer_as_sentence(reading.answer or ""), [(e, 1.0) for e in reading.sources])
+    writer.emit(lead)
+    for quote in writer.supporting_quotes(reading):
+        writer.emit(quote)
+    assert writer.content.startswith("Denver Broncos. [1]")
+    assert "defeated the National Football Conference" in writer.content
     for annotation in writer.annotations:
-        assert content[annotation.start_index : annotation.end_index] in {"[1]", "[2]"}
+        assert writer.content[annotation.start_index : annotation.end_index] in {"[1]", "[2]", "[3]"}
+    assert all(c.text in PAGE or c.text in OTHER for c in writer.claims[1:])
 
 
-def test_markers_written_by_the_model_are_replaced_by_checked_ones() -> None:
-    writer = AnswerWriter(evidence(), "Who won Super Bowl 50?")
-    content = feed_all(writer, "The Broncos beat the Panthers 24–10 [7]. ")
-    assert "[7]" not in content
-    assert "[2]" in content
+def test_a_bridge_source_is_quoted_when_the_answer_leaves_the_question_unexplained() -> None:
+    film = Evidence(1, "https://w.example/Kiss_and_Tell", "Kiss and Tell (1945 film)",
+                    "Kiss and Tell is a 1945 comedy film starring Shirley Temple as Corliss Archer.", "")
+    person = Evidence(2, "https://w.example/Shirley_Temple", "Shirley Temple",
+                      "Shirley Temple Black was an actress who later served as Chief of Protocol of the United States.", "")
+    question = "What government position was held by the woman who portrayed Corliss Archer in the film Kiss and Tell?"
+    writer = AnswerWriter([film, person], question)
+    reading = locate("Chief of Protocol", [film, person])
+    writer.emit(Claim(answer_as_sentence(reading.answer or ""), [(e, 1.0) for e in reading.sources]))
+    for quote in writer.supporting_quotes(reading):
+        writer.emit(quote)
+    cited = {a.url for a in writer.annotations}
+    assert cited == {film.url, person.url}
 
 
-def test_repetition_stops_the_writer() -> None:
-    writer = AnswerWriter(evidence(), "Who won?")
-    feed_all(writer, "The Broncos won 24–10. The Broncos won 24–10. The Broncos won 24–10. ")
-    assert len(writer.claims) == 1 and writer.finished
-
-
-def test_nothing_supported_falls_back_to_quoting_the_best_evidence() -> None:
-    writer = AnswerWriter(evidence(), "Who won Super Bowl 50?")
-    content = feed_all(writer, "Cats are mammals. ")
-    assert content.startswith(evidence()[0].lead)
-    basis = content_basis(writer.claims, "Who won Super Bowl 50?", evidence())
-    assert basis.citations[0].url == "https://a.example/sb50"
+def test_model_markers_are_dropped_from_its_sentence() -> None:
+    assert model_sentence("The Broncos won [1][2]. They scored 24.") == "The Broncos won."
 
 
 def test_basis_excerpts_are_verbatim_and_agreement_raises_confidence() -> None:
-    writer = AnswerWriter(evidence(), "Which team defeated the Carolina Panthers at Super Bowl 50?")
-    feed_all(writer, "The Denver Broncos defeated the Carolina Panthers 24–10. ")
-    basis = content_basis(writer.claims, writer.question, evidence())
-    pages = {e.url: e.page_text for e in evidence()}
-    assert {c.url for c in basis.citations} == set(pages)
+    ev = evidence()
+    reading = locate("Denver Broncos", ev)
+    claims = [Claim("Denver Broncos.", [(ev[0], 1.0), (ev[1], 1.0)])]
+    basis = content_basis(claims, "Which team defeated the Carolina Panthers?", ev, reading)
+    assert basis.field == "content"
     for citation in basis.citations:
-        assert all(x in pages[citation.url] for x in citation.excerpts)
-    assert basis.confidence == "high"
+        page = PAGE if citation.url.endswith("sb50") else OTHER
+        assert all(x in page for x in citation.excerpts)
+    assert basis.confidence in {"medium", "high"}
+
+
+def test_no_answer_is_rated_low_with_no_citations() -> None:
+    basis = content_basis([], QUESTION, evidence(), locate("NOT FOUND", evidence()))
+    assert basis.confidence == "low" and basis.citations == []
 
 
 def test_unsupported_json_values_are_low_with_no_citations() -> None:
-    basis = json_basis({"winner": "Denver Broncos", "mascot": "A purple dragon", "scores": ["24–10"]},
-                       "Who won Super Bowl 50 and what was the score?", evidence())
-    by_field = {b.field: b for b in basis}
-    assert set(by_field) == {"winner", "mascot", "scores", "scores.0"}
-    assert by_field["winner"].citations and by_field["winner"].confidence != "low"
-    assert by_field["mascot"].citations == [] and by_field["mascot"].confidence == "low"
-    assert by_field["scores.0"].citations
+    basis = {b.field: b for b in json_basis({"winner": "Denver Broncos", "mascot": "a purple dragon"}, QUESTION,
+                                            evidence())}
+    assert basis["winner"].citations and basis["winner"].confidence != "low"
+    assert basis["mascot"].confidence == "low" and not basis["mascot"].citations
 
 
-def test_confidence_needs_coverage_and_agreement() -> None:
-    assert rate(1.0, 2, 0.9) == "high"
-    assert rate(1.0, 1, 0.9) == "medium"
-    assert rate(1.0, 3, 0.5) == "low"
-    assert rate(0.3, 3, 1.0) == "low"
-
-
-def test_an_answer_preamble_is_not_part_of_the_claim() -> None:
-    writer = AnswerWriter(evidence(), "Who won Super Bowl 50?")
-    content = feed_all(writer, "The answer to this question is: The Denver Broncos defeated the Carolina Panthers. ")
-    assert content.startswith("The Denver Broncos defeated")
+def test_confidence_needs_the_answer_coverage_and_agreement() -> None:
+    assert rate(False, 3, 1.0) == "low"
+    assert rate(True, 1, 0.3) == "low"
+    assert rate(True, 1, 0.9) == "medium"
+    assert rate(True, 2, 0.9) == "high"
+    assert support_score("It was that.", PAGE) == 0.0

@@ -127,7 +127,7 @@ class EmbeddedModel:
     def from_settings(cls, settings: Settings) -> EmbeddedModel:
         return cls(
             model=settings.llm_embedded,
-            cache_dir=settings.home / "models",
+            cache_dir=settings.model_cache,
             context=settings.llm_context,
             threads=settings.llm_threads,
         )

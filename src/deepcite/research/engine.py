@@ -25,10 +25,11 @@ from deepcite.research.profiles import PROFILES, ResearchProfile
 from deepcite.research.prompts import (
     SYSTEM_PROMPT,
     json_messages,
+    next_search_messages,
     read_answer_messages,
     sentence_messages,
 )
-from deepcite.research.reader import Reading, in_evidence_words, locate
+from deepcite.research.reader import NOT_FOUND, Reading, clean_model_answer, in_evidence_words, locate
 from deepcite.research.request import ResearchRequest
 from deepcite.research.verify import check_claim
 from deepcite.research.writer import AnswerWriter, Claim, answer_as_sentence, model_sentence
@@ -44,6 +45,8 @@ class ResearchEngine:
         self.researcher = researcher
         self.llm = llm
         self.models = list(PROFILES)
+        if researcher.next_search is None:
+            researcher.next_search = self._next_search
 
     @staticmethod
     def warm_up_prompt() -> str:
@@ -79,6 +82,8 @@ class ResearchEngine:
             said = await self._complete(read, READ_TOKENS, usage)
             reading = locate(said, evidence)
         if reading is None or reading.answer is None:
+            if reading is not None:
+                yield Progress("verify", f"no answer in the sources (the model said: {reading.model_said.strip()[:80]!r})")
             text = abstention(question)
             yield TextDelta(text)
             yield Basis(text, [content_basis([], question, evidence, reading)], [])
@@ -146,6 +151,14 @@ class ResearchEngine:
         yield Basis(content, basis, [])
         prompt = sum(self.llm.count_tokens(m.content) for m in messages)
         yield Done("stop", prompt, self.llm.count_tokens(content))
+
+
+    async def _next_search(self, conversation: Conversation, evidence: list[Evidence]) -> str | None:
+        """What the model says to look up next; None when it finds the question answered."""
+        said = clean_model_answer(await self._complete(next_search_messages(conversation, evidence), 16, _Usage()))
+        if not said or said.upper().startswith(("DONE", NOT_FOUND)) or len(said) > 80:
+            return None
+        return said
 
 
 @dataclasses.dataclass

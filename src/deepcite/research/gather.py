@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Protocol
 
 from deepcite.errors import DeepciteError
@@ -65,12 +65,17 @@ class Findings:
         self.candidates.setdefault((candidate.url, candidate.start), candidate)
 
 
+# Given the question and the evidence so far, the model names what to look up next (or None).
+NextSearch = Callable[[Conversation, list[Evidence]], Awaitable[str | None]]
+
+
 @dataclasses.dataclass
 class Researcher:
     providers: list[SearchProvider]
     embedder: TextEmbedder
     count_tokens: Callable[[str], int]
     reader: PageReader | None = None
+    next_search: NextSearch | None = None
 
     async def gather(
         self, conversation: Conversation, profile: ResearchProfile, findings: Findings
@@ -84,9 +89,25 @@ class Researcher:
         for _ in range(profile.rounds - 1):
             top = [r.candidate.text for r in findings.ranked[: profile.evidence_passages]]
             # Follow leads only while the evidence leaves words of the question unexplained.
-            if time.monotonic() >= deadline or question_coverage(question, top) >= 1.0:
+            # Without the model, follow leads only while words of the question are unexplained
+            # (a bridge question's words may all be on the first page while its answer is not).
+            if time.monotonic() >= deadline or (not profile.model_leads and question_coverage(question, top) >= 1.0):
                 break
             leads = follow_up_queries(question, top, set(findings.leads), profile.queries)
+            if profile.model_leads and self.next_search is not None:
+                # IRCoT-style: the model reads what was found and names the missing link;
+                # the entities of the evidence remain the fallback.
+                yield Progress("plan", "asking the model what is still missing")
+                so_far = [
+                    Evidence(n, r.url, r.title, r.text, r.candidate.page_text or "")
+                    for n, r in enumerate(findings.ranked[: profile.evidence_passages], start=1)
+                ]
+                named = await self.next_search(conversation, so_far)
+                if named is None:
+                    break  # the model finds the question answered
+                if named.lower() not in {lead.lower() for lead in findings.leads}:
+                    leads = [(named, f'"{named}"'), *[lead for lead in leads if lead[0].lower() != named.lower()]]
+                    leads = leads[: profile.queries]
             if not leads:
                 break
             findings.leads.extend(entity for entity, _ in leads)

@@ -100,7 +100,7 @@ def value_basis(field: str, value: Any, question: str, evidence: list[Evidence])
         return FieldBasis(field, [], "No source found states this value; treat it as unverified.", "low")
     sources = len({e.source_key for e, _ in backed})
     citations = _citations([(text, e) for e, _ in backed])
-    coverage = question_coverage(question, (x for c in citations for x in c.excerpts))
+    coverage = question_coverage(question, (f"{c.title} {x}" for c in citations for x in c.excerpts))
     confidence = rate(locate(text, evidence).answer is not None, sources, coverage)
     reasoning = (
         f"The value is found in {sources} independent source{'s' if sources != 1 else ''} "

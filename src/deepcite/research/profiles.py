@@ -23,6 +23,7 @@ class ResearchProfile:
     # The model says the answer in a sentence of its own (one more short step); `speed`
     # opens with the short answer itself, so its first token comes sooner.
     lead_sentence: bool = True
+    model_leads: bool = False  # the model names the next hop (IRCoT-style), besides the evidence's entities
 
 
 PROFILES: dict[str, ResearchProfile] = {
@@ -54,7 +55,7 @@ PROFILES: dict[str, ResearchProfile] = {
             description="Iterative multi-hop research following the leads each round reveals.",
             queries=5, hits_per_query=10, pages=8, rounds=3,
             evidence_tokens=800, evidence_passages=6, excerpt_sentences=2, answer_tokens=200, answer_sentences=5,
-            time_budget=15.0, cross_check=True,
+            time_budget=15.0, cross_check=True, model_leads=True,
         ),
     )
 }

@@ -42,7 +42,8 @@ class Reading:
 def clean_model_answer(text: str) -> str:
     """The model's first line, without a preamble, markers or end punctuation."""
     line = text.strip().splitlines()[0] if text.strip() else ""
-    line = re.sub(r"^(?:the\s+)?answer\s*(?:is)?\s*:\s*", "", line, flags=re.I)
+    # "The answer is: X", "The shortest exact phrase copied from the sources is: X"
+    line = re.sub(r"^[^:]{0,80}\b(?:answer|phrase|is)\s*:\s*", "", line, flags=re.I)
     line = re.sub(r"\s*\[\d+(?:\s*,\s*\d+)*\]", "", line)
     return line.strip(_TRAILING)
 

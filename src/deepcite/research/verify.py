@@ -29,6 +29,11 @@ SHARED_START = 6
 MIN_SUPPORT = 0.6
 WINDOW_SENTENCES = 3
 
+# Words that refer to the answer without being one: "the team that won ..." names no team.
+_GENERIC = frozenset(
+    "answer question source sources team person people thing place year time one name group company city country "
+    "called known named".split()  # noqa: SIM905
+)
 _NAME = re.compile(r"(?<![\w'’])[A-Z][\w'’.-]*")
 _NUMBER = re.compile(r"\d[\d,.]*")
 _MONTHS = frozenset(
@@ -116,7 +121,7 @@ def check_claim(
     """May `claim` be sent as part of the answer to `question`? Backed by which evidence?"""
     question_words = set(content_words(question))
     new_words = set(content_words(claim)) - question_words
-    if not new_words:
+    if not new_words - _GENERIC:
         return Verdict(False, "it only restates the question", [])
     if answer is not None and not contains_answer(claim, answer):
         return Verdict(False, f"it does not state the answer found ({answer!r})", [])
@@ -137,7 +142,8 @@ def check_claim(
             return Verdict(True, "", [(first, score), *_also(scored, i, new_words)])
         for second, more, _ in scored[i + 1 :]:
             joined = words | more
-            if new_keys <= joined and word_support(new_words, joined) >= MIN_SUPPORT and _linked(first, second):
+            if (new_keys <= joined and word_support(new_words, joined) >= MIN_SUPPORT
+                    and _linked(first, second, set(content_words(claim)))):
                 return Verdict(True, "", [(first, score), (second, word_support(new_words, more))])
     return Verdict(False, "no source states it", [])
 
@@ -147,8 +153,11 @@ def _also(scored: list[tuple[Evidence, set[str], float]], chosen: int, new_words
     return [(e, s) for k, (e, w, s) in enumerate(scored) if k != chosen and s >= MIN_SUPPORT]
 
 
-def _linked(a: Evidence, b: Evidence) -> bool:
-    """Two sources are linked when one names the other's subject (its title)."""
-    a_title, b_title = set(content_words(a.title)), set(content_words(b.title))
-    a_words, b_words = set(content_words(a.text)), set(content_words(b.text))
-    return bool(a_title) and a_title <= b_words or bool(b_title) and b_title <= a_words
+def _linked(a: Evidence, b: Evidence, claim: set[str]) -> bool:
+    """Two sources are linked for a claim when one names the other's subject (its title)
+    and the claim names it too: the bridge entity joins the two halves of the claim."""
+    for one, other in ((a, b), (b, a)):
+        title = set(content_words(one.title))
+        if title and title <= set(content_words(other.text)) and title <= claim:
+            return True
+    return False
