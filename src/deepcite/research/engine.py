@@ -156,6 +156,7 @@ class ResearchEngine:
     async def _next_search(self, conversation: Conversation, evidence: list[Evidence]) -> str | None:
         """What the model says to look up next; None when it finds the question answered."""
         said = clean_model_answer(await self._complete(next_search_messages(conversation, evidence), 16, _Usage()))
+        log.debug("next search, the model says: %r", said)
         if not said or said.upper().startswith(("DONE", NOT_FOUND)) or len(said) > 80:
             return None
         return said

@@ -103,9 +103,8 @@ class Researcher:
                     for n, r in enumerate(findings.ranked[: profile.evidence_passages], start=1)
                 ]
                 named = await self.next_search(conversation, so_far)
-                if named is None:
-                    break  # the model finds the question answered
-                if named.lower() not in {lead.lower() for lead in findings.leads}:
+                # A small model often says "done" too early: the evidence's own leads still count.
+                if named is not None and named.lower() not in {lead.lower() for lead in findings.leads}:
                     leads = [(named, f'"{named}"'), *[lead for lead in leads if lead[0].lower() != named.lower()]]
                     leads = leads[: profile.queries]
             if not leads:

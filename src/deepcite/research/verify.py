@@ -30,15 +30,16 @@ MIN_SUPPORT = 0.6
 WINDOW_SENTENCES = 3
 
 # Words that refer to the answer without being one: "the team that won ..." names no team.
-_GENERIC = frozenset(
-    "answer question source sources team person people thing place year time one name group company city country "
-    "called known named".split()  # noqa: SIM905
-)
+_GENERIC = frozenset({
+    "answer", "question", "source", "team", "person", "people", "thing", "place", "year", "time", "one", "name",
+    "group", "company", "city", "country", "called", "known", "named",
+})
 _NAME = re.compile(r"(?<![\w'’])[A-Z][\w'’.-]*")
 _NUMBER = re.compile(r"\d[\d,.]*")
-_MONTHS = frozenset(
-    "january february march april may june july august september october november december".split()  # noqa: SIM905
-)
+_MONTHS = frozenset({
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+    "november", "december",
+})
 
 
 @dataclasses.dataclass(frozen=True)

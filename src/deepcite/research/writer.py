@@ -16,7 +16,7 @@ from deepcite.research.basis import UrlCitation
 from deepcite.research.evidence import Evidence
 from deepcite.research.reader import Reading
 from deepcite.research.text import content_words, split_sentences
-from deepcite.research.verify import contains_answer, support_score
+from deepcite.research.verify import contains_answer, same_root, support_score
 
 MAX_MARKERS = 3
 _MODEL_MARKER = re.compile(r"\s*\[\s*\d+(?:\s*[,;-]\s*\d+)*\s*\]")
@@ -71,30 +71,34 @@ class AnswerWriter:
     def supporting_quotes(self, reading: Reading) -> list[Claim]:
         """Verbatim sentences that state the answer, then those linking it to the question.
 
-        The first comes from the source that holds the answer. When that sentence leaves
-        words of the question unexplained (a bridge entity, the other side of a
-        comparison), the source on another page that explains most of them follows.
+        The first comes from the source that holds the answer. When the quoted text leaves
+        words of the question unexplained (a bridge entity, the other side of a comparison),
+        a source on another page that is linked to it — it names the answer's page, or the
+        question names it — and explains most of them follows.
         """
         quotes: list[Claim] = []
         said = " ".join(c.text for c in self.claims)
         holders = reading.sources if not reading.yes_no else self.evidence
-        for source in holders[:1]:
-            sentence = self._best_sentence(source, reading.answer)
+        anchor = holders[0] if holders else None
+        if anchor is not None:
+            sentence = self._best_sentence(anchor, reading.answer if not reading.yes_no else None)
             if sentence and sentence not in said:
-                quotes.append(Claim(sentence, [(source, 1.0)], extractive=True))
-        cited_pages = {e.source_key for c in [*self.claims, *quotes] for e, _ in c.support}
-        explained = set(content_words(" ".join([said, *(q.text for q in quotes)])))
+                quotes.append(Claim(sentence, [(anchor, 1.0)], extractive=True))
+        # What the sources quoted explain: the model's sentence may echo the question without proof.
+        cited = [e for c in [*self.claims, *quotes] for e, _ in c.support]
+        cited_pages = {e.source_key for e in cited}
+        explained = set(content_words(" ".join([*(q.text for q in quotes), *(e.title for e in cited)])))
         for _ in range(self.max_sentences - len(self.claims) - len(quotes)):
             missing = set(content_words(self.question)) - explained
-            if not missing:
+            if not missing or anchor is None:
                 break
-            bridge = self._bridge(missing, cited_pages)
+            bridge = self._bridge(missing, cited_pages, anchor)
             if bridge is None:
                 break
             source, sentence = bridge
             quotes.append(Claim(sentence, [(source, support_score(sentence, source.text))], extractive=True))
             cited_pages.add(source.source_key)
-            explained |= set(content_words(sentence))
+            explained |= set(content_words(f"{source.title} {sentence}"))
         return quotes
 
     def _best_sentence(self, source: Evidence, answer: str | None) -> str:
@@ -104,14 +108,23 @@ class AnswerWriter:
         question = set(content_words(self.question))
         return " ".join(max(stating, key=lambda s: len(question & set(content_words(s))), default="").split())
 
-    def _bridge(self, missing: set[str], cited_pages: set[str]) -> tuple[Evidence, str] | None:
+    def _bridge(self, missing: set[str], cited_pages: set[str], anchor: Evidence) -> tuple[Evidence, str] | None:
+        question = set(content_words(self.question))
+        anchor_title = set(content_words(anchor.title))
         best: tuple[int, Evidence, str] | None = None
         for source in self.evidence:
-            if source.source_key in cited_pages:
+            title = set(content_words(source.title))
+            linked = (bool(anchor_title) and anchor_title <= set(content_words(source.text))) or (
+                bool(title) and title <= question
+            )
+            if source.source_key in cited_pages or not linked:
                 continue
             for s, e in split_sentences(source.text):
                 sentence = " ".join(source.text[s:e].split())
-                found = len(missing & set(content_words(f"{source.title} {sentence}")))
+                words = set(content_words(sentence))
+                found = sum(any(w == m or same_root(w, m) for w in words) for m in missing)
+                # The sentence that names the answer's subject is the link itself.
+                found += 2 * (bool(anchor_title) and anchor_title <= words)
                 if found and (best is None or found > best[0]):
                     best = (found, source, sentence)
         return None if best is None else (best[1], best[2])
