@@ -40,5 +40,5 @@ lint: install
 	$(VENV)/bin/mypy
 
 bench: install
-	$(PY) bench/speed_ttft.py
-	$(PY) bench/research_quality.py
+	$(PY) -m bench.speed_ttft
+	$(PY) -m bench.answer_quality

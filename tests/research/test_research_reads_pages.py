@@ -4,7 +4,7 @@ Everything is real except the search service: a fake SearXNG on 127.0.0.1
 (SearXNG's JSON search API, as documented) lists pages of a real local web site
 (`tests/fetch/local_site.py`: an article in boilerplate, a PDF, a slow page).
 The engine is wired as `deepcite.runtime` wires it: the SearXNG provider, a real
-`Fetcher`, wordllama embeddings and the embedded LLM.
+`Fetcher`, the sentence encoder and the embedded LLM.
 """
 
 from __future__ import annotations

@@ -35,6 +35,8 @@ class TextEmbedder(Protocol):
 
     async def embed(self, texts: Sequence[str]) -> Vectors: ...
 
+    async def similarity(self, query: str, texts: Sequence[str]) -> list[float]: ...
+
 
 def _package_folder(package: str) -> Path:
     spec = importlib.util.find_spec(package)

@@ -34,6 +34,11 @@ from deepcite.research.request import ResearchRequest
 from deepcite.research.verify import check_claim
 from deepcite.research.writer import AnswerWriter, Claim, answer_as_sentence, model_sentence
 
+# The sentence encoder's cosine of the question and the best evidence. On the tuning halves
+# of SQuAD and of our out-of-corpus questions, below 0.35 the evidence was about something
+# else for all but one question in 25; from 0.5 up it nearly always held the answer.
+UNRELATED_BELOW = 0.35
+CLEARLY_RELATED = 0.5
 # Tokens of the short answer, and of the sentence that says it.
 READ_TOKENS = 24
 SENTENCE_TOKENS = 48
@@ -77,8 +82,9 @@ class ResearchEngine:
         writer = AnswerWriter(evidence, question, max_sentences=profile.answer_sentences)
         reading: Reading | None = None
         usage = _Usage()
-        if evidence:
-            read = read_answer_messages(conversation, evidence)
+        relevance = max((e.relevance for e in evidence), default=0.0)
+        if relevance >= UNRELATED_BELOW:
+            read = read_answer_messages(conversation, evidence, may_decline=relevance < CLEARLY_RELATED)
             said = await self._complete(read, READ_TOKENS, usage)
             reading = locate(said, evidence)
         if reading is None or reading.answer is None:
@@ -130,7 +136,7 @@ class ResearchEngine:
     ) -> AsyncIterator[ResearchEvent]:
         messages = json_messages(conversation, evidence, schema)
         value: Any = {}
-        if evidence:
+        if max((e.relevance for e in evidence), default=0.0) >= UNRELATED_BELOW:
             try:
                 # One retry at most: output is grammar-bound for the embedded model, and a small
                 # model that loops would otherwise spend the whole budget three times.

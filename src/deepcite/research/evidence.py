@@ -14,6 +14,7 @@ class Evidence:
     text: str  # a verbatim substring of `page_text`
     page_text: str
     lead: str = ""  # the sentence of `text` that best answers the question
+    relevance: float = 0.0  # the sentence encoder's cosine of question and title + text
 
     @property
     def source_key(self) -> str:

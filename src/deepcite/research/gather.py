@@ -180,8 +180,9 @@ class Researcher:
             spent = sum(self.count_tokens(text) for _, text, _ in chosen)
             lead_query = " ".join([conversation.search_text, *findings.leads])
             chosen += await self._excerpts(lead_query, hops, hop_slots, profile, profile.evidence_tokens - spent)
+        relevance = await self.embedder.similarity(conversation.search_text, [f"{c.title}. {t}" for c, t, _ in chosen])
         return [
-            Evidence(n, c.url, c.title, text, c.page_text or "", lead)
+            Evidence(n, c.url, c.title, text, c.page_text or "", lead, relevance[n - 1])
             for n, (c, text, lead) in enumerate(chosen, start=1)
         ]
 

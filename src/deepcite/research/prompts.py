@@ -21,10 +21,10 @@ SYSTEM_PROMPT = (
     "sources, copying names, numbers and dates exactly as the sources write them."
 )
 
-READ_ANSWER = (
-    "Reply with the answer only: the shortest exact phrase copied from the sources, "
-    f"no sentence. If the sources do not answer the question, reply: {NOT_FOUND}"
-)
+READ_ANSWER = "Reply with only the answer, a short phrase copied from the sources."
+# Offered only when the evidence is weakly related to the question: a small model offered
+# a way out takes it even when the answer is there (measured on HotpotQA: most abstained).
+MAY_DECLINE = f" Reply {NOT_FOUND} if no source is about the subject of the question."
 
 SAY_IN_A_SENTENCE = (
     "Now write one short sentence that begins with this answer and says what it answers, "
@@ -69,8 +69,10 @@ def with_step(start: list[ChatMessage], step: str) -> list[ChatMessage]:
     return [*start[:-1], ChatMessage("user", f"{last.content}\n\n{step}")]
 
 
-def read_answer_messages(conversation: Conversation, evidence: list[Evidence]) -> list[ChatMessage]:
-    return with_step(sources_turns(conversation, evidence), READ_ANSWER)
+def read_answer_messages(
+    conversation: Conversation, evidence: list[Evidence], *, may_decline: bool
+) -> list[ChatMessage]:
+    return with_step(sources_turns(conversation, evidence), READ_ANSWER + (MAY_DECLINE if may_decline else ""))
 
 
 def sentence_messages(read: list[ChatMessage], model_said: str) -> list[ChatMessage]:
