@@ -76,6 +76,7 @@ async def test_core_follows_the_bridge_entity_to_the_second_document(index: Loca
 
 async def test_core_answer_cites_both_hops_verbatim(index: LocalIndex, embedder: SentenceEncoder) -> None:
     model = EmbeddedModel()  # the default model: this is about the answer
+    await model.load()  # before the research clock starts
     engine = ResearchEngine(Researcher([index], embedder, model.count_tokens), model)
     events = [e async for e in engine.run(ResearchRequest("core", [ChatMessage("user", QUESTION)]))]
     basis = next(e for e in events if isinstance(e, Basis))

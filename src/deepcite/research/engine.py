@@ -26,11 +26,13 @@ from deepcite.research.prompts import (
     SYSTEM_PROMPT,
     json_messages,
     next_search_messages,
+    not_the_bridge,
     read_answer_messages,
     sentence_messages,
 )
 from deepcite.research.reader import NOT_FOUND, Reading, clean_model_answer, in_evidence_words, locate
 from deepcite.research.request import ResearchRequest
+from deepcite.research.text import normalize_answer
 from deepcite.research.verify import check_claim
 from deepcite.research.writer import AnswerWriter, Claim, answer_as_sentence, model_sentence
 
@@ -72,11 +74,11 @@ class ResearchEngine:
             async for event in self._write_json(conversation, profile, evidence, request.json_schema):
                 yield event
         else:
-            async for event in self._write_text(conversation, profile, evidence):
+            async for event in self._write_text(conversation, profile, evidence, findings.leads):
                 yield event
 
     async def _write_text(
-        self, conversation: Conversation, profile: ResearchProfile, evidence: list[Evidence]
+        self, conversation: Conversation, profile: ResearchProfile, evidence: list[Evidence], leads: list[str]
     ) -> AsyncIterator[ResearchEvent]:
         question = conversation.question
         writer = AnswerWriter(evidence, question, max_sentences=profile.answer_sentences)
@@ -87,6 +89,13 @@ class ResearchEngine:
             read = read_answer_messages(conversation, evidence, may_decline=relevance < CLEARLY_RELATED)
             said = await self._complete(read, READ_TOKENS, usage)
             reading = locate(said, evidence, question)
+            if reading.answer is not None and is_bridge(reading.answer, leads):
+                # A small model answers the first hop ("who founded it?") when asked the second
+                # ("where was its founder born?"): the bridge it led to is not the answer.
+                yield Progress("verify", f"{reading.answer} is the link, not the answer; reading again")
+                read = not_the_bridge(read, reading.answer)
+                said = await self._complete(read, READ_TOKENS, usage)
+                reading = locate(said, evidence, question)
         if reading is None or reading.answer is None:
             if reading is not None:
                 yield Progress("verify", f"no answer in the sources (the model said: {reading.model_said.strip()[:80]!r})")
@@ -172,6 +181,12 @@ class ResearchEngine:
 class _Usage:
     prompt: int = 0
     completion: int = 0
+
+
+def is_bridge(answer: str, leads: list[str]) -> bool:
+    """Whether `answer` names one of the entities followed to reach the evidence."""
+    said = normalize_answer(answer)
+    return any(said and (said == normalize_answer(lead) or said in normalize_answer(lead)) for lead in leads)
 
 
 def abstention(question: str) -> str:

@@ -87,6 +87,11 @@ def asks_yes_or_no(question: str) -> bool:
     return bool(words) and words[0] in _YES_NO_OPENERS
 
 
+def not_the_bridge(read: list[ChatMessage], bridge: str) -> list[ChatMessage]:
+    """The reading step again, told that `bridge` only leads to the answer."""
+    return with_step(read, f"{bridge} is not the answer: the question asks for something the sources say about it.")
+
+
 def sentence_messages(read: list[ChatMessage], model_said: str) -> list[ChatMessage]:
     """The reading conversation continued: the model's answer, then the ask for a sentence."""
     return [*read, ChatMessage("assistant", model_said.strip()), ChatMessage("user", SAY_IN_A_SENTENCE)]
