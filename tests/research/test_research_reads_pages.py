@@ -183,7 +183,8 @@ async def test_lite_answer_cites_the_pages_it_read_verbatim(
     assert len(basis_events) == 1
     (field,) = basis_events[0].basis
     cited = {c.url for c in field.citations}
-    assert cited, f"nothing cited; answer: {basis_events[0].content!r}"
+    steps = [e.message for e in events if isinstance(e, Progress)]
+    assert cited, f"nothing cited; answer: {basis_events[0].content!r}; steps: {steps}"
     assert cited <= {local_site.url("/article"), local_site.url("/report.pdf")}
     assert local_site.url("/article") in cited
     assert private not in {a.url for a in basis_events[0].annotations}
