@@ -93,6 +93,11 @@ class Settings:
     fetch_timeout: float = _setting(10.0, "Seconds one page fetch may take.")
     fetch_max_bytes: int = _setting(5_000_000, "Largest page body read, in bytes.")
     cache_ttl: int = _setting(86_400, "Seconds a fetched page stays cached.")
+    task_workers: int = _setting(2, "Task runs that one server process runs at once.")
+    task_queue_limit: int = _setting(1000, "Queued task runs accepted before new ones are refused (503, retry-after).")
+    task_lease_seconds: float = _setting(
+        30.0, "Seconds a task run stays claimed without news from its server; then it is retried once or failed."
+    )
 
     @classmethod
     def load(
@@ -140,6 +145,11 @@ class Settings:
     @property
     def index_path(self) -> Path:
         return self.home / "index.sqlite3"
+
+    @property
+    def tasks_path(self) -> Path:
+        """SQLite file of task runs and their events."""
+        return self.home / "tasks.sqlite3"
 
     @property
     def state_path(self) -> Path:

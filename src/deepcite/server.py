@@ -18,6 +18,8 @@ from deepcite.research.request import ResearchRequest
 from deepcite.research.search_service import ExtractOutcome, ExtractRequest, PageResult, WebSearchRequest
 from deepcite.runtime import Runtime, open_runtime
 from deepcite.store.keys import KeyStore
+from deepcite.tasks.service import TaskService
+from deepcite.tasks.store import TaskStore
 
 
 class StartedRuntime:
@@ -49,6 +51,16 @@ class StartedRuntime:
         return await self._ready().search.extract(request)
 
 
+def build_task_service(settings: Settings, research: StartedRuntime) -> TaskService:
+    return TaskService(
+        TaskStore(settings.tasks_path),
+        research.run,
+        workers=settings.task_workers,
+        queue_limit=settings.task_queue_limit,
+        lease_seconds=settings.task_lease_seconds,
+    )
+
+
 def auth_configured(settings: Settings) -> bool:
     settings.home.mkdir(parents=True, exist_ok=True)
     return auth_required(settings, KeyStore(settings.state_path))
@@ -58,14 +70,20 @@ def create_app_from_env() -> FastAPI:
     settings = Settings.load(os.environ)
     settings.home.mkdir(parents=True, exist_ok=True)
     started = StartedRuntime()
-    app = create_app(settings, started, KeyStore(settings.state_path), search=started)
+    tasks = build_task_service(settings, started)
+    app = create_app(settings, started, KeyStore(settings.state_path), search=started, tasks=tasks)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with open_runtime(settings, warm=True) as runtime:
             started.runtime = runtime
-            yield
-            started.runtime = None
+            # Runs queued before a restart (or left by a killed server) start again now.
+            tasks.start()
+            try:
+                yield
+            finally:
+                await tasks.stop()
+                started.runtime = None
 
     app.router.lifespan_context = lifespan
     return app

@@ -1,8 +1,8 @@
 """The HTTP edge, assembled explicitly from its parts: `create_app(settings, engine, key_store)`.
 
 Routes: chat completions (also at `/chat/completions` and `/v1beta/chat/completions`),
-models, Parallel-style search and extract, health, Prometheus metrics and the
-playground page. Chat, models, search and extract routes are guarded: an API key
+models, Parallel-style search, extract and task runs, health, Prometheus metrics and the
+playground page. Chat, models, search, extract and task routes are guarded: an API key
 when any is configured, then the rate limit.
 """
 
@@ -25,8 +25,10 @@ from deepcite.api.ratelimit import STATE_KEY, RateLimitHeadersMiddleware, Reques
 from deepcite.api.schemas import model_not_found, parse_chat_request, to_research_request
 from deepcite.api.search_extract import SearchExtract, search_extract_router
 from deepcite.api.service import ResearchService
+from deepcite.api.tasks import tasks_router
 from deepcite.config import Settings
 from deepcite.store.keys import KeyStore
+from deepcite.tasks.service import TaskService
 
 CHAT_PATHS = ("/v1/chat/completions", "/chat/completions", "/v1beta/chat/completions")
 
@@ -59,6 +61,7 @@ def create_app(
     *,
     heartbeat_seconds: float = 5.0,
     search: SearchExtract | None = None,
+    tasks: TaskService | None = None,
 ) -> FastAPI:
     metrics = ApiMetrics()
     authenticator = Authenticator(settings, key_store)
@@ -105,6 +108,9 @@ def create_app(
     app = FastAPI(title="deepcite", docs_url=None, redoc_url=None)
     app.include_router(guarded)
     app.include_router(search_extract_router(search, max_body_bytes=settings.max_body_bytes, guard=guard))
+    app.include_router(
+        tasks_router(tasks, max_body_bytes=settings.max_body_bytes, guard=guard, heartbeat_seconds=heartbeat_seconds)
+    )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

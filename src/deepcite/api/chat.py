@@ -23,6 +23,7 @@ from deepcite.api.payloads import Completion
 from deepcite.api.service import ResearchService
 from deepcite.api.sse import DONE, ClosingStreamingResponse, Heartbeat, TickingSource, sse_comment, sse_data
 from deepcite.errors import DeepciteError
+from deepcite.research.answer import collect_answer
 from deepcite.research.events import Basis, Done, Progress, ResearchEvent, TextDelta
 from deepcite.research.request import ResearchRequest
 
@@ -76,30 +77,17 @@ class ChatCompletions:
 
     async def _complete(self, research: ResearchRequest, started: float) -> Response:
         completion = Completion(model=research.model)
-        texts: list[str] = []
-        basis: Basis | None = None
-        done: Done | None = None
-        events = self.engine.run(research)
-        try:
-            async for event in events:
-                if isinstance(event, TextDelta) and event.text:
-                    if not texts:
-                        self._first_token(research.model, False, started)
-                    texts.append(event.text)
-                elif isinstance(event, Basis):
-                    basis = event
-                elif isinstance(event, Done):
-                    done = event
-        finally:
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:
-                await aclose()
-        self._finished(research.model, done)
-        if basis is None:
-            body = completion.body("".join(texts), [], [], done)
-        else:
-            body = completion.body(basis.content, basis.basis, basis.annotations, done)
-        return JSONResponse(body)
+        first_text = True
+
+        async def time_first_token(event: ResearchEvent) -> None:
+            nonlocal first_text
+            if first_text and isinstance(event, TextDelta) and event.text:
+                first_text = False
+                self._first_token(research.model, False, started)
+
+        answer = await collect_answer(self.engine.run(research), time_first_token)
+        self._finished(research.model, answer.done)
+        return JSONResponse(completion.body(answer.content, answer.basis, answer.annotations, answer.done))
 
     async def _stream(self, research: ResearchRequest, started: float) -> Response:
         source = TickingSource(self.engine.run(research), self.heartbeat_seconds)
