@@ -12,6 +12,7 @@ from deepcite.api.app import create_app
 from deepcite.api.auth import auth_required
 from deepcite.config import Settings
 from deepcite.errors import ServiceUnavailableError
+from deepcite.mcp.server import build_mcp_server
 from deepcite.research.events import ResearchEvent
 from deepcite.research.profiles import PROFILES
 from deepcite.research.request import ResearchRequest
@@ -71,11 +72,14 @@ def create_app_from_env() -> FastAPI:
     settings.home.mkdir(parents=True, exist_ok=True)
     started = StartedRuntime()
     tasks = build_task_service(settings, started)
-    app = create_app(settings, started, KeyStore(settings.state_path), search=started, tasks=tasks)
+    mcp_server = build_mcp_server(started, tasks, over_http=True)
+    app = create_app(
+        settings, started, KeyStore(settings.state_path), search=started, tasks=tasks, mcp_server=mcp_server
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with open_runtime(settings, warm=True) as runtime:
+        async with open_runtime(settings, warm=True) as runtime, app.state.mcp.lifespan():
             started.runtime = runtime
             # Runs queued before a restart (or left by a killed server) start again now.
             tasks.start()

@@ -1,7 +1,7 @@
 """The HTTP edge, assembled explicitly from its parts: `create_app(settings, engine, key_store)`.
 
 Routes: chat completions (also at `/chat/completions` and `/v1beta/chat/completions`),
-models, Parallel-style search, extract and task runs, health, Prometheus metrics and the
+models, Parallel-style search, extract and task runs, the MCP endpoint, health, Prometheus metrics and the
 playground page. Chat, models, search, extract and task routes are guarded: an API key
 when any is configured, then the rate limit.
 """
@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from mcp.server.mcpserver import MCPServer
 
 from deepcite.api.auth import Authenticator, Caller
 from deepcite.api.body import read_json_body
@@ -27,6 +28,7 @@ from deepcite.api.search_extract import SearchExtract, search_extract_router
 from deepcite.api.service import ResearchService
 from deepcite.api.tasks import tasks_router
 from deepcite.config import Settings
+from deepcite.mcp.server import MCP_PATH, McpEndpoint
 from deepcite.store.keys import KeyStore
 from deepcite.tasks.service import TaskService
 
@@ -62,6 +64,7 @@ def create_app(
     heartbeat_seconds: float = 5.0,
     search: SearchExtract | None = None,
     tasks: TaskService | None = None,
+    mcp_server: MCPServer | None = None,
 ) -> FastAPI:
     metrics = ApiMetrics()
     authenticator = Authenticator(settings, key_store)
@@ -111,6 +114,11 @@ def create_app(
     app.include_router(
         tasks_router(tasks, max_body_bytes=settings.max_body_bytes, guard=guard, heartbeat_seconds=heartbeat_seconds)
     )
+
+    if mcp_server is not None:
+        # The lifespan of whoever serves the app runs `app.state.mcp.lifespan()`.
+        app.state.mcp = McpEndpoint(mcp_server, guard, host=settings.host)
+        app.add_route(MCP_PATH, app.state.mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
