@@ -68,7 +68,7 @@ class Settings:
     insecure_no_auth: bool = _setting(False, "Allow listening on a non-loopback address without API keys.")
     api_keys: str = _setting("", "Comma-separated API keys accepted besides those made by `deepcite keys create`.")
     rate_limit: str = _setting("300/minute", "Requests allowed per key (`limits` notation).")
-    redis_url: str = _setting("", "Redis URL: shares rate limits and caches across workers when set.")
+    redis_url: str = _setting("", "Redis URL: shares rate limits, caches and task runs across workers when set.")
     max_body_bytes: int = _setting(1_000_000, "Largest request body accepted (413 above it).")
     llm_base_url: str = _setting("", "OpenAI-compatible upstream LLM; empty means the embedded model.")
     llm_model: str = _setting("", "Model name sent to the upstream LLM.")

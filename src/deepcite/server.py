@@ -19,8 +19,8 @@ from deepcite.research.request import ResearchRequest
 from deepcite.research.search_service import ExtractOutcome, ExtractRequest, PageResult, WebSearchRequest
 from deepcite.runtime import Runtime, open_runtime
 from deepcite.store.keys import KeyStore
+from deepcite.tasks.runs import build_run_store
 from deepcite.tasks.service import TaskService
-from deepcite.tasks.store import TaskStore
 
 
 class StartedRuntime:
@@ -54,7 +54,7 @@ class StartedRuntime:
 
 def build_task_service(settings: Settings, research: StartedRuntime) -> TaskService:
     return TaskService(
-        TaskStore(settings.tasks_path),
+        build_run_store(settings),
         research.run,
         workers=settings.task_workers,
         queue_limit=settings.task_queue_limit,

@@ -16,7 +16,8 @@ from typing import Any
 
 from deepcite.errors import DeepciteError
 from deepcite.tasks.runner import TaskRunner
-from deepcite.tasks.store import Claim, TaskRun, TaskStore
+from deepcite.tasks.runs import RunStore
+from deepcite.tasks.store import Claim, TaskRun
 
 log = logging.getLogger("deepcite.tasks")
 
@@ -26,7 +27,7 @@ OnFinished = Callable[[TaskRun], Awaitable[None]]
 class WorkerPool:
     def __init__(
         self,
-        store: TaskStore,
+        store: RunStore,
         runner: TaskRunner,
         *,
         workers: int,
@@ -70,7 +71,7 @@ class WorkerPool:
     async def _work(self) -> None:
         while True:
             try:
-                claim = await asyncio.to_thread(self._store.claim, self._lease)
+                claim = await self._store.claim(self._lease)
             except Exception:
                 log.exception("cannot read the task queue")
                 claim = None
@@ -90,23 +91,23 @@ class WorkerPool:
         finished: TaskRun | None = None
         try:
             output = await task
-            finished = await asyncio.to_thread(self._store.finish, claim, "completed", result=output)
+            finished = await self._store.finish(claim, "completed", result=output)
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 # The pool is stopping: the run goes back to the queue for the next server.
                 task.cancel()
-                await asyncio.to_thread(self._store.release, claim)
+                await self._store.release(claim)
                 raise
             if not lost.is_set():
-                finished = await asyncio.to_thread(self._store.finish, claim, "cancelled")
+                finished = await self._store.finish(claim, "cancelled")
         except DeepciteError as exc:
             error = {"message": exc.message, "code": exc.code or exc.type}
-            finished = await asyncio.to_thread(self._store.finish, claim, "failed", error=error)
+            finished = await self._store.finish(claim, "failed", error=error)
         except Exception as exc:
             log.exception("task run %s failed", run_id)
             error = {"message": f"unexpected error: {type(exc).__name__}", "code": "server_error"}
-            finished = await asyncio.to_thread(self._store.finish, claim, "failed", error=error)
+            finished = await self._store.finish(claim, "failed", error=error)
         finally:
             keeper.cancel()
             self._running.pop(run_id, None)
@@ -120,7 +121,7 @@ class WorkerPool:
         while not task.done():
             await asyncio.sleep(self._lease / 3)
             try:
-                status = await asyncio.to_thread(self._store.renew, claim, self._lease)
+                status = await self._store.renew(claim, self._lease)
             except Exception:
                 log.exception("cannot renew the lease of %s", claim.run.run_id)
                 continue

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -10,15 +9,16 @@ from typing import Any
 from deepcite.research.answer import collect_answer
 from deepcite.research.events import Progress, ResearchEvent
 from deepcite.research.request import ResearchRequest
+from deepcite.tasks.runs import RunStore
 from deepcite.tasks.spec import RunSpec
-from deepcite.tasks.store import TaskRun, TaskStore
+from deepcite.tasks.store import TaskRun
 
 # The engine's entry point: `ResearchEngine.run`, or the server's handle on it.
 RunResearch = Callable[[ResearchRequest], AsyncIterator[ResearchEvent]]
 
 
 class TaskRunner:
-    def __init__(self, store: TaskStore, run_research: RunResearch) -> None:
+    def __init__(self, store: RunStore, run_research: RunResearch) -> None:
         self._store = store
         self._run_research = run_research
 
@@ -29,7 +29,7 @@ class TaskRunner:
         async def record(event: ResearchEvent) -> None:
             if isinstance(event, Progress):
                 data = {"stage": event.stage, "message": event.message}
-                await asyncio.to_thread(self._store.add_event, run.run_id, f"task_run.progress_msg.{event.stage}", data)
+                await self._store.add_event(run.run_id, f"task_run.progress_msg.{event.stage}", data)
 
         answer = await collect_answer(self._run_research(spec.research_request()), record)
         content: Any = json.loads(answer.content) if spec.output_type == "json" else answer.content

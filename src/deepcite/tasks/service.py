@@ -15,8 +15,9 @@ from typing import Any
 from deepcite.errors import DeepciteError, NotFoundError, ServiceUnavailableError
 from deepcite.tasks.pool import OnFinished, WorkerPool
 from deepcite.tasks.runner import RunResearch, TaskRunner
+from deepcite.tasks.runs import RunStore
 from deepcite.tasks.spec import RunSpec
-from deepcite.tasks.store import QueueFull, TaskEvent, TaskRun, TaskStore
+from deepcite.tasks.store import QueueFull, TaskEvent, TaskRun
 
 POLL_SECONDS = 0.25
 
@@ -49,7 +50,7 @@ def new_interaction_id() -> str:
 class TaskService:
     def __init__(
         self,
-        store: TaskStore,
+        store: RunStore,
         run_research: RunResearch,
         *,
         workers: int,
@@ -68,6 +69,7 @@ class TaskService:
 
     async def stop(self) -> None:
         await self.pool.stop()
+        await self.store.aclose()
 
     async def submit(
         self,
@@ -80,8 +82,7 @@ class TaskService:
     ) -> TaskRun:
         """Store the run (it is on disk when this returns) and wake a worker."""
         try:
-            run = await asyncio.to_thread(
-                self.store.submit,
+            run = await self.store.submit(
                 owner=owner,
                 processor=spec.processor,
                 spec=spec.to_json(),
@@ -98,7 +99,7 @@ class TaskService:
         return run
 
     async def get(self, owner: str, run_id: str) -> TaskRun:
-        run = await asyncio.to_thread(self.store.get, run_id)
+        run = await self.store.get(run_id)
         if run is None or run.owner != owner:
             raise NotFoundError(f"No task run with id {run_id!r}.", param="run_id", code="run_not_found")
         return run
@@ -125,7 +126,7 @@ class TaskService:
 
     async def cancel(self, owner: str, run_id: str) -> TaskRun:
         await self.get(owner, run_id)
-        run = await asyncio.to_thread(self.store.cancel, run_id)
+        run = await self.store.cancel(run_id)
         if run is None:  # pragma: no cover - runs are never deleted
             raise NotFoundError(f"No task run with id {run_id!r}.", param="run_id", code="run_not_found")
         self.pool.cancel_here(run_id)
@@ -136,8 +137,8 @@ class TaskService:
         await self.get(owner, run_id)
         while True:
             # Status before events: the event of the last change is then always among those read.
-            run = await asyncio.to_thread(self.store.get, run_id)
-            for event in await asyncio.to_thread(self.store.events, run_id, after):
+            run = await self.store.get(run_id)
+            for event in await self.store.events(run_id, after):
                 after = event.seq
                 yield event
             if run is None or not run.is_active:

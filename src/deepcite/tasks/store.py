@@ -124,6 +124,8 @@ class Claim:
 
     run: TaskRun
     token: str
+    # The queue entry that carries the run, where the queue is a Redis stream.
+    message_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
