@@ -95,6 +95,9 @@ class Settings:
     cache_ttl: int = _setting(86_400, "Seconds a fetched page stays cached.")
     task_workers: int = _setting(2, "Task runs that one server process runs at once.")
     task_queue_limit: int = _setting(1000, "Queued task runs accepted before new ones are refused (503, retry-after).")
+    webhook_secret: str = _setting(
+        "", "Server secret the per-key webhook signing secrets derive from; empty: one made and kept in DEEPCITE_HOME."
+    )
     task_lease_seconds: float = _setting(
         30.0, "Seconds a task run stays claimed without news from its server; then it is retried once or failed."
     )

@@ -21,6 +21,7 @@ from deepcite.runtime import Runtime, open_runtime
 from deepcite.store.keys import KeyStore
 from deepcite.tasks.runs import build_run_store
 from deepcite.tasks.service import TaskService
+from deepcite.tasks.webhooks import WebhookSecrets, WebhookSender
 
 
 class StartedRuntime:
@@ -53,12 +54,14 @@ class StartedRuntime:
 
 
 def build_task_service(settings: Settings, research: StartedRuntime) -> TaskService:
+    store = build_run_store(settings)
     return TaskService(
-        build_run_store(settings),
+        store,
         research.run,
         workers=settings.task_workers,
         queue_limit=settings.task_queue_limit,
         lease_seconds=settings.task_lease_seconds,
+        webhooks=WebhookSender(settings, store, WebhookSecrets.from_settings(settings)),
     )
 
 

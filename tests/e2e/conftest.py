@@ -8,12 +8,27 @@ from collections.abc import Iterator
 from importlib import resources
 
 import pytest
-from e2e_server import RunningServer, launch
+from e2e_server import API_KEY, RunningServer, launch
+from task_client import OTHER_KEY, TASK_WORKERS
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     running = launch(tmp_path_factory.mktemp("home"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def task_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    # The tests poll often: the rate limit is not what they test.
+    running = launch(
+        tmp_path_factory.mktemp("tasks"),
+        api_keys=f"{API_KEY},{OTHER_KEY}",
+        task_workers=str(TASK_WORKERS),
+        rate_limit="100000/minute",
+        fetch_allow_hosts="127.0.0.1",  # the webhook receiver of test_webhooks_e2e
+    )
     yield running
     running.stop()
 

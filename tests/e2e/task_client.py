@@ -10,6 +10,8 @@ import httpx
 from e2e_server import API_KEY, RunningServer
 
 SUPER_BOWL_QUESTION = "Which NFL team represented the AFC at Super Bowl 50?"
+OTHER_KEY = "another-test-key"  # the task server's second key
+TASK_WORKERS = 2  # the task server's bound on runs at once
 
 
 class TaskClient:

@@ -11,27 +11,11 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
-from e2e_server import API_KEY, RunningServer, launch
-from task_client import SUPER_BOWL_QUESTION, TaskClient
+from e2e_server import RunningServer, launch
+from task_client import OTHER_KEY, SUPER_BOWL_QUESTION, TASK_WORKERS, TaskClient
 from test_chat_e2e import SUPER_BOWL, check_basis
 
 from deepcite.tasks.spec import AUTO_SCHEMA
-
-OTHER_KEY = "another-test-key"
-WORKERS = 2
-
-
-@pytest.fixture(scope="module")
-def task_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    # The tests poll often: the rate limit is not what they test.
-    running = launch(
-        tmp_path_factory.mktemp("tasks"),
-        api_keys=f"{API_KEY},{OTHER_KEY}",
-        task_workers=str(WORKERS),
-        rate_limit="100000/minute",
-    )
-    yield running
-    running.stop()
 
 
 @pytest.fixture
@@ -157,7 +141,7 @@ def test_thirty_runs_at_once_keep_the_bound_and_all_finish(tasks: TaskClient) ->
     for _, change in moments:
         running += change
         peak = max(peak, running)
-    assert peak <= WORKERS, f"{peak} runs ran at once"
+    assert peak <= TASK_WORKERS, f"{peak} runs ran at once"
     print(f"30 lite runs finished in {time.monotonic() - started:.1f}s with at most {peak} at once")
 
 

@@ -26,6 +26,7 @@ from deepcite.research.search_service import SourcePolicy
 from deepcite.tasks.service import TaskService
 from deepcite.tasks.spec import AUTO_SCHEMA, PROCESSORS, RunSpec, input_text
 from deepcite.tasks.store import TaskEvent, iso
+from deepcite.tasks.webhooks import STATUS_EVENT
 
 MAX_RESULT_TIMEOUT = 600.0
 DEFAULT_RESULT_TIMEOUT = 600.0
@@ -60,8 +61,8 @@ class TaskSpecBody(_Lenient):
 
 
 class WebhookBody(_Lenient):
-    url: str = Field(min_length=1)
-    event_types: list[str] = Field(default_factory=lambda: ["task_run.status"])
+    url: str = Field(min_length=1, pattern=r"(?i)^https?://")
+    event_types: list[str] = Field(default_factory=lambda: [STATUS_EVENT])
 
 
 class TaskRunBody(_Lenient):
@@ -185,8 +186,16 @@ def tasks_router(
 
         return ClosingStreamingResponse(stream(), media_type="text/event-stream", headers=SSE_HEADERS)
 
+    async def webhook_secret(caller: GuardedCaller) -> dict[str, str]:
+        service = available()
+        if service.webhooks is None:
+            raise ServiceUnavailableError("webhooks are not available on this server")
+        return {"secret": service.webhooks.secrets.for_caller(caller.identity)}
+
     for prefix in PREFIXES:
         shown = prefix == "/v1"
+        router.add_api_route(f"{prefix}/tasks/webhook-secret", webhook_secret, methods=["GET"],
+                             include_in_schema=shown, summary="This API key's webhook signing secret")
         router.add_api_route(f"{prefix}/tasks/runs", create_run, methods=["POST"], include_in_schema=shown,
                              summary="Create a task run")
         router.add_api_route(f"{prefix}/tasks/runs/{{run_id}}", retrieve_run, methods=["GET"],

@@ -13,11 +13,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from deepcite.errors import DeepciteError, NotFoundError, ServiceUnavailableError
-from deepcite.tasks.pool import OnFinished, WorkerPool
+from deepcite.tasks.pool import WorkerPool
 from deepcite.tasks.runner import RunResearch, TaskRunner
 from deepcite.tasks.runs import RunStore
 from deepcite.tasks.spec import RunSpec
 from deepcite.tasks.store import QueueFull, TaskEvent, TaskRun
+from deepcite.tasks.webhooks import WebhookSender
 
 POLL_SECONDS = 0.25
 
@@ -56,12 +57,17 @@ class TaskService:
         workers: int,
         queue_limit: int,
         lease_seconds: float,
-        on_finished: OnFinished | None = None,
+        webhooks: WebhookSender | None = None,
     ) -> None:
         self.store = store
         self.queue_limit = queue_limit
+        self.webhooks = webhooks
         self.pool = WorkerPool(
-            store, TaskRunner(store, run_research), workers=workers, lease_seconds=lease_seconds, on_finished=on_finished
+            store,
+            TaskRunner(store, run_research),
+            workers=workers,
+            lease_seconds=lease_seconds,
+            on_finished=webhooks.notify if webhooks else None,
         )
 
     def start(self) -> None:
@@ -69,6 +75,8 @@ class TaskService:
 
     async def stop(self) -> None:
         await self.pool.stop()
+        if self.webhooks is not None:
+            await self.webhooks.aclose()
         await self.store.aclose()
 
     async def submit(
