@@ -18,6 +18,7 @@ from deepcite.research.profiles import PROFILES
 from deepcite.research.request import ResearchRequest
 from deepcite.research.search_service import ExtractOutcome, ExtractRequest, PageResult, WebSearchRequest
 from deepcite.runtime import Runtime, open_runtime
+from deepcite.store.interactions import Interactions, build_interactions
 from deepcite.store.keys import KeyStore
 from deepcite.tasks.runs import build_run_store
 from deepcite.tasks.service import TaskService
@@ -53,7 +54,9 @@ class StartedRuntime:
         return await self._ready().search.extract(request)
 
 
-def build_task_service(settings: Settings, research: StartedRuntime) -> TaskService:
+def build_task_service(
+    settings: Settings, research: StartedRuntime, interactions: Interactions | None = None
+) -> TaskService:
     store = build_run_store(settings)
     return TaskService(
         store,
@@ -62,6 +65,7 @@ def build_task_service(settings: Settings, research: StartedRuntime) -> TaskServ
         queue_limit=settings.task_queue_limit,
         lease_seconds=settings.task_lease_seconds,
         webhooks=WebhookSender(settings, store, WebhookSecrets.from_settings(settings)),
+        interactions=interactions,
     )
 
 
@@ -74,10 +78,17 @@ def create_app_from_env() -> FastAPI:
     settings = Settings.load(os.environ)
     settings.home.mkdir(parents=True, exist_ok=True)
     started = StartedRuntime()
-    tasks = build_task_service(settings, started)
+    interactions = build_interactions(settings)
+    tasks = build_task_service(settings, started, interactions)
     mcp_server = build_mcp_server(started, tasks, over_http=True)
     app = create_app(
-        settings, started, KeyStore(settings.state_path), search=started, tasks=tasks, mcp_server=mcp_server
+        settings,
+        started,
+        KeyStore(settings.state_path),
+        search=started,
+        tasks=tasks,
+        mcp_server=mcp_server,
+        interactions=interactions,
     )
 
     @contextlib.asynccontextmanager
@@ -90,6 +101,7 @@ def create_app_from_env() -> FastAPI:
                 yield
             finally:
                 await tasks.stop()
+                await interactions.aclose()
                 started.runtime = None
 
     app.router.lifespan_context = lifespan

@@ -8,6 +8,7 @@ when any is configured, then the rate limit.
 
 # No `from __future__ import annotations`: FastAPI must see the local `GuardedCaller` alias.
 
+import dataclasses
 import time
 from importlib import resources
 from typing import Annotated, Any
@@ -29,6 +30,7 @@ from deepcite.api.service import ResearchService
 from deepcite.api.tasks import tasks_router
 from deepcite.config import Settings
 from deepcite.mcp.server import MCP_PATH, McpEndpoint
+from deepcite.store.interactions import Interactions, answered_turns, earlier_turns
 from deepcite.store.keys import KeyStore
 from deepcite.tasks.service import TaskService
 
@@ -65,6 +67,7 @@ def create_app(
     search: SearchExtract | None = None,
     tasks: TaskService | None = None,
     mcp_server: MCPServer | None = None,
+    interactions: Interactions | None = None,
 ) -> FastAPI:
     metrics = ApiMetrics()
     authenticator = Authenticator(settings, key_store)
@@ -87,7 +90,17 @@ def create_app(
     async def chat_completions(request: Request, caller: GuardedCaller) -> Response:
         parsed = parse_chat_request(await read_json_body(request, settings.max_body_bytes))
         research = to_research_request(parsed, engine.models)
-        return await chat.respond(research, stream=bool(parsed.stream), receive=request.receive)
+        if interactions is None:
+            return await chat.respond(research, stream=bool(parsed.stream), receive=request.receive)
+        earlier = await earlier_turns(interactions, parsed.previous_interaction_id, caller.identity)
+        if earlier:
+            research = dataclasses.replace(research, messages=[*earlier, *research.messages])
+        asked = research.messages
+
+        async def remember(interaction_id: str, content: str) -> None:
+            await interactions.save(interaction_id, caller.identity, answered_turns(asked, content))
+
+        return await chat.respond(research, stream=bool(parsed.stream), receive=request.receive, remember=remember)
 
     for path in CHAT_PATHS:
         guarded.add_api_route(

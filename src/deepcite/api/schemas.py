@@ -1,6 +1,6 @@
 """The Chat Completions request as we read it, and its translation to a `ResearchRequest`.
 
-Honoured: `model`, `messages`, `stream`, `response_format`. Every other field of
+Honoured: `model`, `messages`, `stream`, `response_format`, `previous_interaction_id`. Every other field of
 OpenAI's request (`temperature`, `tools`, `max_tokens`, ... see Parallel's "Ignored"
 table) is accepted and ignored: models allow extra fields, so nothing unknown fails.
 """
@@ -84,6 +84,8 @@ class ChatCompletionRequest(_Lenient):
     messages: list[Message] = Field(min_length=1)
     stream: bool | None = False
     response_format: ResponseFormat | None = None
+    # Parallel's: continue the conversation of an earlier answer (its `interaction_id`).
+    previous_interaction_id: str | None = None
 
 
 _FORMAT_TAGS = {"text", "json_object", "json_schema"}

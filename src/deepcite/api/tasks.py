@@ -7,6 +7,7 @@ chat (API key, then the per-key rate limit), and a caller only ever sees its own
 
 # No `from __future__ import annotations`: FastAPI must see the local `GuardedCaller` alias.
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, Literal
@@ -23,6 +24,7 @@ from deepcite.api.sse import ClosingStreamingResponse, Heartbeat, TickingSource,
 from deepcite.errors import DeepciteError, InvalidRequestError, ServiceUnavailableError
 from deepcite.llm.structured import check_schema
 from deepcite.research.search_service import SourcePolicy
+from deepcite.store.interactions import earlier_turns
 from deepcite.tasks.service import TaskService
 from deepcite.tasks.spec import AUTO_SCHEMA, PROCESSORS, RunSpec, input_text
 from deepcite.tasks.store import TaskEvent, iso
@@ -145,7 +147,11 @@ def tasks_router(
     async def create_run(request: Request, caller: GuardedCaller) -> Response:
         body = parse_task_run(await read_json_body(request, max_body_bytes))
         spec = to_run_spec(body)
-        run = await available().submit(
+        service = available()
+        if service.interactions is not None and body.previous_interaction_id:
+            earlier = await earlier_turns(service.interactions, body.previous_interaction_id, caller.identity)
+            spec = dataclasses.replace(spec, history=tuple(earlier))
+        run = await service.submit(
             caller.identity,
             spec,
             metadata=body.metadata,

@@ -9,6 +9,7 @@ from typing import Any
 from deepcite.research.answer import collect_answer
 from deepcite.research.events import Progress, ResearchEvent
 from deepcite.research.request import ResearchRequest
+from deepcite.store.interactions import Interactions, answered_turns
 from deepcite.tasks.runs import RunStore
 from deepcite.tasks.spec import RunSpec
 from deepcite.tasks.store import TaskRun
@@ -18,9 +19,10 @@ RunResearch = Callable[[ResearchRequest], AsyncIterator[ResearchEvent]]
 
 
 class TaskRunner:
-    def __init__(self, store: RunStore, run_research: RunResearch) -> None:
+    def __init__(self, store: RunStore, run_research: RunResearch, interactions: Interactions | None = None) -> None:
         self._store = store
         self._run_research = run_research
+        self._interactions = interactions
 
     async def run(self, run: TaskRun) -> dict[str, Any]:
         """The run's `output` ({type, content, basis}); its progress is recorded as events on the way."""
@@ -31,7 +33,11 @@ class TaskRunner:
                 data = {"stage": event.stage, "message": event.message}
                 await self._store.add_event(run.run_id, f"task_run.progress_msg.{event.stage}", data)
 
-        answer = await collect_answer(self._run_research(spec.research_request()), record)
+        request = spec.research_request()
+        answer = await collect_answer(self._run_research(request), record)
+        if self._interactions is not None:
+            # Kept for a later run or chat that continues this interaction.
+            await self._interactions.save(run.interaction_id, run.owner, answered_turns(request.messages, answer.content))
         content: Any = json.loads(answer.content) if spec.output_type == "json" else answer.content
         return {
             "type": spec.output_type,

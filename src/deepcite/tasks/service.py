@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from deepcite.errors import DeepciteError, NotFoundError, ServiceUnavailableError
+from deepcite.store.interactions import Interactions
 from deepcite.tasks.pool import WorkerPool
 from deepcite.tasks.runner import RunResearch, TaskRunner
 from deepcite.tasks.runs import RunStore
@@ -58,13 +59,15 @@ class TaskService:
         queue_limit: int,
         lease_seconds: float,
         webhooks: WebhookSender | None = None,
+        interactions: Interactions | None = None,
     ) -> None:
         self.store = store
         self.queue_limit = queue_limit
         self.webhooks = webhooks
+        self.interactions = interactions
         self.pool = WorkerPool(
             store,
-            TaskRunner(store, run_research),
+            TaskRunner(store, run_research, interactions),
             workers=workers,
             lease_seconds=lease_seconds,
             on_finished=webhooks.notify if webhooks else None,
