@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from importlib import resources
 
 import pytest
+from bench.harness import run_cli
 from e2e_server import API_KEY, RunningServer, launch
-from task_client import OTHER_KEY, TASK_WORKERS
+from task_client import MIRROR, OTHER_KEY, TASK_WORKERS
 
 
 @pytest.fixture(scope="session")
@@ -20,10 +21,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 
 @pytest.fixture(scope="session")
-def task_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def task_server(tmp_path_factory: pytest.TempPathFactory, corpus_pages: dict[str, str]) -> Iterator[RunningServer]:
+    home = tmp_path_factory.mktemp("tasks")
+    # The sample corpus and a copy of one of its pages on another domain, for the source-policy tests.
+    mirror = home / "mirror.jsonl"
+    text = corpus_pages["https://en.wikipedia.org/wiki/Super_Bowl_50"][:4000]
+    mirror.write_text(json.dumps({"url": MIRROR, "title": "Super Bowl 50 (mirror)", "text": text}) + "\n")
+    with resources.as_file(resources.files("deepcite").joinpath("data/sample_corpus.jsonl.gz")) as corpus:
+        run_cli(home, "index", str(corpus), str(mirror))
     # The tests poll often: the rate limit is not what they test.
     running = launch(
-        tmp_path_factory.mktemp("tasks"),
+        home,
         api_keys=f"{API_KEY},{OTHER_KEY}",
         task_workers=str(TASK_WORKERS),
         rate_limit="100000/minute",

@@ -12,6 +12,7 @@ from e2e_server import API_KEY, RunningServer
 SUPER_BOWL_QUESTION = "Which NFL team represented the AFC at Super Bowl 50?"
 OTHER_KEY = "another-test-key"  # the task server's second key
 TASK_WORKERS = 2  # the task server's bound on runs at once
+MIRROR = "https://mirror.example/super-bowl-50"  # a copy of a corpus page in the task server's index
 
 
 class TaskClient:

@@ -23,7 +23,7 @@ from deepcite.api.search_extract import SourcePolicyBody
 from deepcite.api.sse import ClosingStreamingResponse, Heartbeat, TickingSource, sse_comment
 from deepcite.errors import DeepciteError, InvalidRequestError, ServiceUnavailableError
 from deepcite.llm.structured import check_schema
-from deepcite.research.search_service import SourcePolicy
+from deepcite.search.policy import SourcePolicy
 from deepcite.store.interactions import earlier_turns
 from deepcite.tasks.service import TaskService
 from deepcite.tasks.spec import AUTO_SCHEMA, PROCESSORS, RunSpec, input_text

@@ -21,7 +21,8 @@ from deepcite.mcp.markdown import answer_markdown, fetch_markdown, numbered_sour
 from deepcite.research.answer import collect_answer
 from deepcite.research.events import ResearchEvent
 from deepcite.research.request import ResearchRequest
-from deepcite.research.search_service import ExtractOutcome, ExtractRequest, PageResult, SourcePolicy, WebSearchRequest
+from deepcite.research.search_service import ExtractOutcome, ExtractRequest, PageResult, WebSearchRequest
+from deepcite.search.policy import SourcePolicy
 from deepcite.tasks.service import RunStillActiveError, TaskService
 from deepcite.tasks.spec import AUTO_SCHEMA, RunSpec
 from deepcite.tasks.store import TaskRun

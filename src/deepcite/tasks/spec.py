@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from deepcite.llm.base import ChatMessage
 from deepcite.research.request import ResearchRequest
-from deepcite.research.search_service import SourcePolicy
+from deepcite.search.policy import SourcePolicy
 
 OutputType = Literal["text", "json"]
 PROCESSORS = ("lite", "base", "core")
@@ -51,7 +51,10 @@ class RunSpec:
     def research_request(self) -> ResearchRequest:
         messages = [ChatMessage("system", self.instructions)] if self.instructions else []
         messages += [*self.history, ChatMessage("user", self.question)]
-        return ResearchRequest(model=self.processor, messages=messages, json_schema=self.json_schema)
+        policy = None if self.source_policy == SourcePolicy() else self.source_policy
+        return ResearchRequest(
+            model=self.processor, messages=messages, json_schema=self.json_schema, source_policy=policy
+        )
 
     def to_json(self) -> str:
         policy = self.source_policy
