@@ -25,8 +25,8 @@ def task_server(tmp_path_factory: pytest.TempPathFactory, corpus_pages: dict[str
     home = tmp_path_factory.mktemp("tasks")
     # The sample corpus and a copy of one of its pages on another domain, for the source-policy tests.
     mirror = home / "mirror.jsonl"
-    text = corpus_pages["https://en.wikipedia.org/wiki/Super_Bowl_50"][:4000]
-    mirror.write_text(json.dumps({"url": MIRROR, "title": "Super Bowl 50 (mirror)", "text": text}) + "\n")
+    page = {"url": MIRROR, "title": "Super Bowl 50 (mirror)", "text": mirror_text(corpus_pages)}
+    mirror.write_text(json.dumps(page) + "\n")
     with resources.as_file(resources.files("deepcite").joinpath("data/sample_corpus.jsonl.gz")) as corpus:
         run_cli(home, "index", str(corpus), str(mirror))
     # The tests poll often: the rate limit is not what they test.
@@ -39,6 +39,16 @@ def task_server(tmp_path_factory: pytest.TempPathFactory, corpus_pages: dict[str
     )
     yield running
     running.stop()
+
+
+def mirror_text(corpus_pages: dict[str, str]) -> str:
+    return corpus_pages["https://en.wikipedia.org/wiki/Super_Bowl_50"][:4000]
+
+
+@pytest.fixture(scope="session")
+def task_pages(corpus_pages: dict[str, str]) -> dict[str, str]:
+    """url -> text of every page in the task server's index: the corpus and the mirror page."""
+    return {**corpus_pages, MIRROR: mirror_text(corpus_pages)}
 
 
 @pytest.fixture(scope="session")

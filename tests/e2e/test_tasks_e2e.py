@@ -12,7 +12,7 @@ import httpx
 import jsonschema
 import pytest
 from e2e_server import RunningServer, launch
-from task_client import OTHER_KEY, SUPER_BOWL_QUESTION, TASK_WORKERS, TaskClient
+from task_client import MIRROR, OTHER_KEY, SUPER_BOWL_QUESTION, TASK_WORKERS, TaskClient
 from test_chat_e2e import SUPER_BOWL, check_basis
 
 from deepcite.tasks.spec import AUTO_SCHEMA
@@ -25,7 +25,7 @@ def tasks(task_server: RunningServer) -> Iterator[TaskClient]:
     client.close()
 
 
-def test_core_run_is_stored_polled_and_answered_with_basis(tasks: TaskClient, corpus_pages: dict[str, str]) -> None:
+def test_core_run_is_stored_polled_and_answered_with_basis(tasks: TaskClient, task_pages: dict[str, str]) -> None:
     run = tasks.submit(processor="core", metadata={"ticket": "T-1"})
     assert run["run_id"].startswith("trun_")
     assert run["status"] == "queued" and run["is_active"]
@@ -41,8 +41,8 @@ def test_core_run_is_stored_polled_and_answered_with_basis(tasks: TaskClient, co
     output = response.json()["output"]
     assert output["type"] == "text"
     assert "Super Bowl" in output["content"] or "Broncos" in output["content"]
-    check_basis(output["basis"], corpus_pages)
-    assert SUPER_BOWL in {c["url"] for c in output["basis"][0]["citations"]}
+    check_basis(output["basis"], task_pages)
+    assert {SUPER_BOWL, MIRROR} & {c["url"] for c in output["basis"][0]["citations"]}
 
     events = tasks.events(run["run_id"])
     states = [e["run"]["status"] for e in events if e["type"] == "task_run.state"]
@@ -51,7 +51,7 @@ def test_core_run_is_stored_polled_and_answered_with_basis(tasks: TaskClient, co
     assert any(e["stage"] == "search" for e in progress), "research progress is streamed as events"
 
 
-def test_json_and_auto_output_schemas(tasks: TaskClient, corpus_pages: dict[str, str]) -> None:
+def test_json_and_auto_output_schemas(tasks: TaskClient, task_pages: dict[str, str]) -> None:
     schema = {
         "type": "object",
         "properties": {"team": {"type": "string", "description": "The AFC team"}, "opponent": {"type": "string"}},
@@ -66,7 +66,7 @@ def test_json_and_auto_output_schemas(tasks: TaskClient, corpus_pages: dict[str,
         output = response.json()["output"]
         assert output["type"] == "json"
         jsonschema.validate(output["content"], expected)
-        check_basis(output["basis"], corpus_pages)
+        check_basis(output["basis"], task_pages)
         assert [b["field"] for b in output["basis"]][:2] == list(expected["properties"])
 
 
