@@ -35,8 +35,14 @@ def test_the_local_index_honours_the_policy_and_its_aliases(task_server: Running
     no_mirror = _ask(task_server, QUESTION, search_domain_filter=["-mirror.example"])
     assert no_mirror and MIRROR not in no_mirror
     assert _ask(task_server, QUESTION, search_domain_filter=["mirror.example"]) == {MIRROR}
-    # Pages of unknown date are kept by a date filter (as for /v1/search).
-    assert _ask(task_server, QUESTION, search_recency_filter="week")
+    # Pages of unknown date (the whole index) are kept by a date filter, as for /v1/search.
+    chunks = task_server.client().chat.completions.create(
+        model="lite", messages=[{"role": "user", "content": QUESTION}], stream=True,
+        extra_body={"search_recency_filter": "week"},
+    )
+    progress = [(c.model_extra or {}).get("deepcite", {}).get("progress", {}) for c in chunks]
+    writing = next(p["message"] for p in progress if p.get("stage") == "write")
+    assert not writing.startswith("writing from 0 "), writing
 
     tasks = TaskClient(task_server)
     try:

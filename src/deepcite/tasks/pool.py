@@ -80,7 +80,11 @@ class WorkerPool:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll)
                 continue
-            await self._execute(claim)
+            try:
+                await self._execute(claim)
+            except Exception:
+                # A store that failed mid-run must not take the worker down; the lease brings the run back.
+                log.exception("task run %s could not be finished", claim.run.run_id)
 
     async def _execute(self, claim: Claim) -> None:
         run_id = claim.run.run_id
