@@ -13,6 +13,8 @@ SUPER_BOWL_QUESTION = "Which NFL team represented the AFC at Super Bowl 50?"
 OTHER_KEY = "another-test-key"  # the task server's second key
 TASK_WORKERS = 2  # the task server's bound on runs at once
 MIRROR = "https://mirror.example/super-bowl-50"  # a copy of a corpus page in the task server's index
+# Where the queue, not the answers, is under test, the smallest model keeps the runs short.
+QUEUE_TEST_SETTINGS = {"llm_embedded": "smollm2-135m", "rate_limit": "100000/minute"}
 
 
 class TaskClient:

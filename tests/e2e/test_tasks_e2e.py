@@ -12,7 +12,7 @@ import httpx
 import jsonschema
 import pytest
 from e2e_server import RunningServer, launch
-from task_client import MIRROR, OTHER_KEY, SUPER_BOWL_QUESTION, TASK_WORKERS, TaskClient
+from task_client import MIRROR, OTHER_KEY, QUEUE_TEST_SETTINGS, SUPER_BOWL_QUESTION, TASK_WORKERS, TaskClient
 from test_chat_e2e import SUPER_BOWL, check_basis
 
 from deepcite.tasks.spec import AUTO_SCHEMA
@@ -127,26 +127,39 @@ def _intervals(events: list[dict[str, Any]]) -> tuple[float, float]:
     return times["running"], times["completed"]
 
 
-def test_thirty_runs_at_once_keep_the_bound_and_all_finish(tasks: TaskClient) -> None:
-    questions = [SUPER_BOWL_QUESTION, "Where was Super Bowl 50 played?", "Who won Super Bowl 50?"]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=10) as pool:
-        runs = list(pool.map(lambda i: tasks.submit(questions[i % 3]), range(30)))
-    assert len({r["run_id"] for r in runs}) == 30
-    started = time.monotonic()
-    finals = [tasks.poll(r["run_id"], until=600) for r in runs]
-    assert all(f["status"] == "completed" for f in finals), [f["status"] for f in finals]
-    spans = [_intervals(tasks.events(r["run_id"])) for r in runs]
-    moments = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
-    running = peak = 0
-    for _, change in moments:
-        running += change
-        peak = max(peak, running)
-    assert peak <= TASK_WORKERS, f"{peak} runs ran at once"
-    print(f"30 lite runs finished in {time.monotonic() - started:.1f}s with at most {peak} at once")
+@pytest.fixture(scope="module")
+def queue_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    running = launch(tmp_path_factory.mktemp("queue"), task_workers=str(TASK_WORKERS), **QUEUE_TEST_SETTINGS)
+    yield running
+    running.stop()
+
+
+def test_thirty_runs_at_once_keep_the_bound_and_all_finish(queue_server: RunningServer) -> None:
+    tasks = TaskClient(queue_server)
+    try:
+        # Every tenth run is real research that holds a worker for seconds; the others find nothing
+        # and end at once. So the test is short, and still the bound is reached and must hold.
+        questions = [SUPER_BOWL_QUESTION if i % 10 == 0 else "Qzxv wplk frrb?" for i in range(30)]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=10) as pool:
+            runs = list(pool.map(tasks.submit, questions))
+        assert len({r["run_id"] for r in runs}) == 30
+        started = time.monotonic()
+        finals = [tasks.poll(r["run_id"], until=600) for r in runs]
+        assert all(f["status"] == "completed" for f in finals), [f["status"] for f in finals]
+        spans = [_intervals(tasks.events(r["run_id"])) for r in runs]
+        moments = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+        running = peak = 0
+        for _, change in moments:
+            running += change
+            peak = max(peak, running)
+        assert peak == TASK_WORKERS, f"{peak} runs ran at once: the bound is {TASK_WORKERS}"
+        print(f"30 runs finished in {time.monotonic() - started:.1f}s with at most {peak} at once")
+    finally:
+        tasks.close()
 
 
 def test_a_killed_server_picks_its_runs_up_again(tmp_path: Path) -> None:
-    settings = {"task_workers": "1", "task_queue_limit": "2", "task_lease_seconds": "2", "rate_limit": "100000/minute"}
+    settings = {"task_workers": "1", "task_queue_limit": "2", "task_lease_seconds": "2", **QUEUE_TEST_SETTINGS}
     server = launch(tmp_path, **settings)
     client = TaskClient(server)
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 from e2e_server import RunningServer, launch
-from task_client import TaskClient
+from task_client import QUEUE_TEST_SETTINGS, TaskClient
 
 RUNS = 6
 
@@ -19,7 +19,7 @@ def two_servers(tmp_path: Path, redis_url: str) -> Iterator[list[RunningServer]]
     url = redis_url.rsplit("/", 1)[0] + "/2"
     redis.Redis.from_url(url).flushdb()
     # Separate homes: nothing is shared but Redis.
-    settings = {"redis_url": url, "task_workers": "1", "rate_limit": "100000/minute"}
+    settings = {"redis_url": url, "task_workers": "1", **QUEUE_TEST_SETTINGS}
     servers = [launch(tmp_path / "a", **settings), launch(tmp_path / "b", **settings)]
     yield servers
     for server in servers:
