@@ -1,4 +1,4 @@
-"""`deepcite serve | ask | index | keys`: thin wrappers over the async core."""
+"""`deepcite serve | ask | index | keys | mcp`: thin wrappers over the async core."""
 
 from __future__ import annotations
 
@@ -185,6 +185,20 @@ async def _ask_here(settings: Settings, model: str, question: str, schema: Any, 
         else:
             body = completion.body(basis.content, basis.basis, basis.annotations, done)
         print(json.dumps(body, indent=2, ensure_ascii=False))
+
+
+@app.command()
+def mcp() -> None:
+    """Serve deepcite's tools to an MCP client (Claude Desktop, Cursor, ...) over stdin/stdout."""
+    from deepcite.mcp.stdio import serve_stdio
+
+    settings = _settings()
+    _seed_index(settings)  # its status line goes to stderr: stdout carries the protocol
+    try:
+        asyncio.run(serve_stdio(settings))
+    except DeepciteError as exc:
+        errors.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
 
 
 @app.command()

@@ -68,7 +68,7 @@ class Settings:
     insecure_no_auth: bool = _setting(False, "Allow listening on a non-loopback address without API keys.")
     api_keys: str = _setting("", "Comma-separated API keys accepted besides those made by `deepcite keys create`.")
     rate_limit: str = _setting("300/minute", "Requests allowed per key (`limits` notation).")
-    redis_url: str = _setting("", "Redis URL: shares rate limits and caches across workers when set.")
+    redis_url: str = _setting("", "Redis URL: shares rate limits, caches and task runs across workers when set.")
     max_body_bytes: int = _setting(1_000_000, "Largest request body accepted (413 above it).")
     llm_base_url: str = _setting("", "OpenAI-compatible upstream LLM; empty means the embedded model.")
     llm_model: str = _setting("", "Model name sent to the upstream LLM.")
@@ -93,6 +93,14 @@ class Settings:
     fetch_timeout: float = _setting(10.0, "Seconds one page fetch may take.")
     fetch_max_bytes: int = _setting(5_000_000, "Largest page body read, in bytes.")
     cache_ttl: int = _setting(86_400, "Seconds a fetched page stays cached.")
+    task_workers: int = _setting(2, "Task runs that one server process runs at once.")
+    task_queue_limit: int = _setting(1000, "Queued task runs accepted before new ones are refused (503, retry-after).")
+    webhook_secret: str = _setting(
+        "", "Server secret the per-key webhook signing secrets derive from; empty: one made and kept in DEEPCITE_HOME."
+    )
+    task_lease_seconds: float = _setting(
+        30.0, "Seconds a task run stays claimed without news from its server; then it is retried once or failed."
+    )
 
     @classmethod
     def load(
@@ -140,6 +148,11 @@ class Settings:
     @property
     def index_path(self) -> Path:
         return self.home / "index.sqlite3"
+
+    @property
+    def tasks_path(self) -> Path:
+        """SQLite file of task runs and their events."""
+        return self.home / "tasks.sqlite3"
 
     @property
     def state_path(self) -> Path:

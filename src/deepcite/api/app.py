@@ -1,13 +1,14 @@
 """The HTTP edge, assembled explicitly from its parts: `create_app(settings, engine, key_store)`.
 
 Routes: chat completions (also at `/chat/completions` and `/v1beta/chat/completions`),
-models, Parallel-style search and extract, health, Prometheus metrics and the
-playground page. Chat, models, search and extract routes are guarded: an API key
+models, Parallel-style search, extract and task runs, the MCP endpoint, health, Prometheus metrics and the
+playground page. Chat, models, search, extract and task routes are guarded: an API key
 when any is configured, then the rate limit.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the local `GuardedCaller` alias.
 
+import dataclasses
 import time
 from importlib import resources
 from typing import Annotated, Any
@@ -15,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from mcp.server.mcpserver import MCPServer
 
 from deepcite.api.auth import Authenticator, Caller
 from deepcite.api.body import read_json_body
@@ -25,8 +27,12 @@ from deepcite.api.ratelimit import STATE_KEY, RateLimitHeadersMiddleware, Reques
 from deepcite.api.schemas import model_not_found, parse_chat_request, to_research_request
 from deepcite.api.search_extract import SearchExtract, search_extract_router
 from deepcite.api.service import ResearchService
+from deepcite.api.tasks import tasks_router
 from deepcite.config import Settings
+from deepcite.mcp.server import MCP_PATH, McpEndpoint
+from deepcite.store.interactions import Interactions, answered_turns, earlier_turns
 from deepcite.store.keys import KeyStore
+from deepcite.tasks.service import TaskService
 
 CHAT_PATHS = ("/v1/chat/completions", "/chat/completions", "/v1beta/chat/completions")
 
@@ -59,6 +65,9 @@ def create_app(
     *,
     heartbeat_seconds: float = 5.0,
     search: SearchExtract | None = None,
+    tasks: TaskService | None = None,
+    mcp_server: MCPServer | None = None,
+    interactions: Interactions | None = None,
 ) -> FastAPI:
     metrics = ApiMetrics()
     authenticator = Authenticator(settings, key_store)
@@ -81,7 +90,17 @@ def create_app(
     async def chat_completions(request: Request, caller: GuardedCaller) -> Response:
         parsed = parse_chat_request(await read_json_body(request, settings.max_body_bytes))
         research = to_research_request(parsed, engine.models)
-        return await chat.respond(research, stream=bool(parsed.stream), receive=request.receive)
+        if interactions is None:
+            return await chat.respond(research, stream=bool(parsed.stream), receive=request.receive)
+        earlier = await earlier_turns(interactions, parsed.previous_interaction_id, caller.identity)
+        if earlier:
+            research = dataclasses.replace(research, messages=[*earlier, *research.messages])
+        asked = research.messages
+
+        async def remember(interaction_id: str, content: str) -> None:
+            await interactions.save(interaction_id, caller.identity, answered_turns(asked, content))
+
+        return await chat.respond(research, stream=bool(parsed.stream), receive=request.receive, remember=remember)
 
     for path in CHAT_PATHS:
         guarded.add_api_route(
@@ -105,6 +124,14 @@ def create_app(
     app = FastAPI(title="deepcite", docs_url=None, redoc_url=None)
     app.include_router(guarded)
     app.include_router(search_extract_router(search, max_body_bytes=settings.max_body_bytes, guard=guard))
+    app.include_router(
+        tasks_router(tasks, max_body_bytes=settings.max_body_bytes, guard=guard, heartbeat_seconds=heartbeat_seconds)
+    )
+
+    if mcp_server is not None:
+        # The lifespan of whoever serves the app runs `app.state.mcp.lifespan()`.
+        app.state.mcp = McpEndpoint(mcp_server, guard, host=settings.host)
+        app.add_route(MCP_PATH, app.state.mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi.responses import JSONResponse, Response
 from starlette.types import Receive
@@ -23,6 +23,7 @@ from deepcite.api.payloads import Completion
 from deepcite.api.service import ResearchService
 from deepcite.api.sse import DONE, ClosingStreamingResponse, Heartbeat, TickingSource, sse_comment, sse_data
 from deepcite.errors import DeepciteError
+from deepcite.research.answer import collect_answer
 from deepcite.research.events import Basis, Done, Progress, ResearchEvent, TextDelta
 from deepcite.research.request import ResearchRequest
 
@@ -36,6 +37,9 @@ async def _disconnected(receive: Receive) -> None:
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
+# Told each answer's interaction id and final content, to keep the turn for follow-ups.
+Remember = Callable[[str, str], Awaitable[None]]
+
 
 class ChatCompletions:
     def __init__(self, engine: ResearchService, metrics: ApiMetrics, *, heartbeat_seconds: float = 5.0) -> None:
@@ -43,12 +47,23 @@ class ChatCompletions:
         self.metrics = metrics
         self.heartbeat_seconds = heartbeat_seconds
 
-    async def respond(self, research: ResearchRequest, *, stream: bool, receive: Receive) -> Response:
+    async def respond(
+        self, research: ResearchRequest, *, stream: bool, receive: Receive, remember: Remember | None = None
+    ) -> Response:
         """The answer; `receive` (the request's, body already read) tells when the client left."""
         started = time.perf_counter()
         if stream:
-            return await self._stream(research, started)
-        return await self._complete_unless_abandoned(research, started, receive)
+            return await self._stream(research, started, remember)
+        return await self._complete_unless_abandoned(research, started, receive, remember)
+
+    async def _remember(self, remember: Remember | None, interaction_id: str, content: str) -> None:
+        if remember is None:
+            return
+        try:
+            await remember(interaction_id, content)
+        except Exception:
+            # The answer stands; only a later follow-up will miss this turn.
+            logger.exception("cannot store interaction %s", interaction_id)
 
     def _first_token(self, model: str, stream: bool, started: float) -> None:
         self.metrics.time_to_first_token.labels(model=model, stream=str(stream).lower()).observe(
@@ -59,9 +74,11 @@ class ChatCompletions:
         if done is not None:
             self.metrics.observe_tokens(model, done.prompt_tokens, done.completion_tokens)
 
-    async def _complete_unless_abandoned(self, research: ResearchRequest, started: float, receive: Receive) -> Response:
+    async def _complete_unless_abandoned(
+        self, research: ResearchRequest, started: float, receive: Receive, remember: Remember | None
+    ) -> Response:
         # A client that hangs up on a long research stops it, as when streaming.
-        answer = asyncio.create_task(self._complete(research, started))
+        answer = asyncio.create_task(self._complete(research, started, remember))
         hang_up = asyncio.create_task(_disconnected(receive))
         try:
             await asyncio.wait({answer, hang_up}, return_when=asyncio.FIRST_COMPLETED)
@@ -74,34 +91,22 @@ class ChatCompletions:
             return Response(status_code=499)  # nobody is listening any more
         return answer.result()
 
-    async def _complete(self, research: ResearchRequest, started: float) -> Response:
+    async def _complete(self, research: ResearchRequest, started: float, remember: Remember | None) -> Response:
         completion = Completion(model=research.model)
-        texts: list[str] = []
-        basis: Basis | None = None
-        done: Done | None = None
-        events = self.engine.run(research)
-        try:
-            async for event in events:
-                if isinstance(event, TextDelta) and event.text:
-                    if not texts:
-                        self._first_token(research.model, False, started)
-                    texts.append(event.text)
-                elif isinstance(event, Basis):
-                    basis = event
-                elif isinstance(event, Done):
-                    done = event
-        finally:
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:
-                await aclose()
-        self._finished(research.model, done)
-        if basis is None:
-            body = completion.body("".join(texts), [], [], done)
-        else:
-            body = completion.body(basis.content, basis.basis, basis.annotations, done)
-        return JSONResponse(body)
+        first_text = True
 
-    async def _stream(self, research: ResearchRequest, started: float) -> Response:
+        async def time_first_token(event: ResearchEvent) -> None:
+            nonlocal first_text
+            if first_text and isinstance(event, TextDelta) and event.text:
+                first_text = False
+                self._first_token(research.model, False, started)
+
+        answer = await collect_answer(self.engine.run(research), time_first_token)
+        self._finished(research.model, answer.done)
+        await self._remember(remember, completion.id, answer.content)
+        return JSONResponse(completion.body(answer.content, answer.basis, answer.annotations, answer.done))
+
+    async def _stream(self, research: ResearchRequest, started: float, remember: Remember | None) -> Response:
         source = TickingSource(self.engine.run(research), self.heartbeat_seconds)
         try:
             first = await source.next()
@@ -109,7 +114,7 @@ class ChatCompletions:
             await source.aclose()
             raise
         return ClosingStreamingResponse(
-            self._sse(research, source, first, started), media_type="text/event-stream", headers=SSE_HEADERS
+            self._sse(research, source, first, started, remember), media_type="text/event-stream", headers=SSE_HEADERS
         )
 
     async def _sse(
@@ -118,6 +123,7 @@ class ChatCompletions:
         source: TickingSource[ResearchEvent],
         first: ResearchEvent | Heartbeat | None,
         started: float,
+        remember: Remember | None,
     ) -> AsyncIterator[bytes]:
         completion = Completion(model=research.model)
         hold_text = research.json_schema is not None
@@ -147,6 +153,7 @@ class ChatCompletions:
             for chunk in self._closing_chunks(completion, "".join(streamed), basis, done, started):
                 yield chunk
             self._finished(research.model, done)
+            await self._remember(remember, completion.id, basis.content if basis else "".join(streamed))
         except DeepciteError as exc:
             if exc.status_code >= 500:
                 logger.error("research failed after streaming began: %s", exc.message)

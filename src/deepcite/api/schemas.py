@@ -1,6 +1,7 @@
 """The Chat Completions request as we read it, and its translation to a `ResearchRequest`.
 
-Honoured: `model`, `messages`, `stream`, `response_format`. Every other field of
+Honoured: `model`, `messages`, `stream`, `response_format`, `previous_interaction_id`,
+`source_policy` (and Perplexity's `search_domain_filter`, `search_recency_filter`). Every other field of
 OpenAI's request (`temperature`, `tools`, `max_tokens`, ... see Parallel's "Ignored"
 table) is accepted and ignored: models allow extra fields, so nothing unknown fails.
 """
@@ -14,10 +15,12 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic_core import PydanticCustomError
 
 from deepcite.api.errors import validation_error
+from deepcite.api.search_extract import SourcePolicyBody
 from deepcite.errors import InvalidRequestError, ModelNotFoundError
 from deepcite.llm.base import ChatMessage, Role
 from deepcite.llm.structured import check_schema
 from deepcite.research.request import ResearchRequest
+from deepcite.search.policy import Recency, combined_policy
 
 JSON_OBJECT_SCHEMA: dict[str, Any] = {"type": "object"}
 
@@ -84,6 +87,12 @@ class ChatCompletionRequest(_Lenient):
     messages: list[Message] = Field(min_length=1)
     stream: bool | None = False
     response_format: ResponseFormat | None = None
+    # Parallel's: continue the conversation of an earlier answer (its `interaction_id`).
+    previous_interaction_id: str | None = None
+    # deepcite's extension (the openai SDK sends it through `extra_body`), and Perplexity's aliases.
+    source_policy: SourcePolicyBody | None = None
+    search_domain_filter: list[str] | None = None
+    search_recency_filter: Recency | None = None
 
 
 _FORMAT_TAGS = {"text", "json_object", "json_schema"}
@@ -145,8 +154,16 @@ def model_not_found(model: str) -> ModelNotFoundError:
 def to_research_request(request: ChatCompletionRequest, models: Sequence[str]) -> ResearchRequest:
     if request.model not in models:
         raise model_not_found(request.model)
+    policy = request.source_policy or SourcePolicyBody()
     return ResearchRequest(
         model=request.model,
         messages=conversation(request.messages),
         json_schema=requested_schema(request.response_format),
+        source_policy=combined_policy(
+            policy.include_domains or (),
+            policy.exclude_domains or (),
+            policy.after_date,
+            domain_filter=request.search_domain_filter or (),
+            recency=request.search_recency_filter,
+        ),
     )

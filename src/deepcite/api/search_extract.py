@@ -28,9 +28,9 @@ from deepcite.research.search_service import (
     ExtractOutcome,
     ExtractRequest,
     PageResult,
-    SourcePolicy,
     WebSearchRequest,
 )
+from deepcite.search.policy import SourcePolicy
 
 MAX_SEARCH_RESULTS = 40
 MAX_SEARCH_QUERIES = 10

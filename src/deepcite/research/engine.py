@@ -35,6 +35,7 @@ from deepcite.research.request import ResearchRequest
 from deepcite.research.text import normalize_answer
 from deepcite.research.verify import check_claim
 from deepcite.research.writer import AnswerWriter, Claim, answer_as_sentence, model_sentence
+from deepcite.search.policy import filtered_providers
 
 # The sentence encoder's cosine of the question and the best evidence. On the tuning halves
 # of SQuAD and of our out-of-corpus questions, below 0.35 the evidence was about something
@@ -66,7 +67,10 @@ class ResearchEngine:
             raise ModelNotFoundError(f"The model `{request.model}` does not exist", param="model")
         conversation = read_conversation(request.messages)
         findings = Findings()
-        async for progress in self.researcher.gather(conversation, profile, findings):
+        # Source policy: the researcher searches only through providers that drop denied pages.
+        providers = filtered_providers(self.researcher.providers, request.source_policy)
+        researcher = dataclasses.replace(self.researcher, providers=providers)
+        async for progress in researcher.gather(conversation, profile, findings):
             yield progress
         evidence = findings.evidence
         yield Progress("write", f"writing from {len(evidence)} excerpts of {len({e.url for e in evidence})} pages")

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from deepcite.llm.base import ChatMessage
+from deepcite.search.policy import SourcePolicy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -14,3 +15,5 @@ class ResearchRequest:
     messages: list[ChatMessage]
     # JSON Schema the content must validate against; `{"type": "object"}` for json_object.
     json_schema: dict[str, Any] | None = None
+    # Which pages may be searched and cited; None: any.
+    source_policy: SourcePolicy | None = None

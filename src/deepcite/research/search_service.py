@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from deepcite.errors import DeepciteError, InvalidRequestError
 from deepcite.llm.encoder import TextEmbedder
@@ -33,6 +31,7 @@ from deepcite.search.base import SearchHit, SearchProvider
 from deepcite.search.fanout import search_everywhere
 from deepcite.search.local_index import IndexedPage
 from deepcite.search.passages import split_passages
+from deepcite.search.policy import SourcePolicy
 
 DEFAULT_MAX_RESULTS = 10
 DEFAULT_SEARCH_EXCERPT_CHARS = 1500
@@ -56,64 +55,6 @@ class IndexedPages(Protocol):
     """The local index, as extract reads it: whole pages by URL."""
 
     async def page(self, url: str) -> IndexedPage | None: ...
-
-
-def normalize_domain(value: str) -> str:
-    """The host a domain filter names: `https://www.Example.com/x` and `*.example.com` -> `example.com`."""
-    text = value.strip().lower()
-    host = urlsplit(text).hostname if "://" in text else text.split("/", 1)[0]
-    return _without_www((host or "").lstrip("*.").rstrip("."))
-
-
-def _without_www(host: str) -> str:
-    return host[4:] if host.startswith("www.") else host
-
-
-def _within(host: str, domain: str) -> bool:
-    """Whether `host` is `domain` or one of its subdomains."""
-    return bool(domain) and (host == domain or host.endswith("." + domain))
-
-
-def parse_date(value: str | None) -> datetime.date | None:
-    """The calendar date at the start of an ISO date or timestamp; None when there is none."""
-    if not value:
-        return None
-    try:
-        return datetime.date.fromisoformat(value.strip()[:10])
-    except ValueError:
-        return None
-
-
-@dataclasses.dataclass(frozen=True)
-class SourcePolicy:
-    """Which pages a search may return. Domains match their subdomains too."""
-
-    include_domains: tuple[str, ...] = ()
-    exclude_domains: tuple[str, ...] = ()
-    # Pages published before this date are dropped; pages of unknown date are kept.
-    after_date: datetime.date | None = None
-
-    @classmethod
-    def of(
-        cls, include: Iterable[str] = (), exclude: Iterable[str] = (), after_date: datetime.date | None = None
-    ) -> SourcePolicy:
-        return cls(
-            include_domains=tuple(d for d in map(normalize_domain, include) if d),
-            exclude_domains=tuple(d for d in map(normalize_domain, exclude) if d),
-            after_date=after_date,
-        )
-
-    def allows(self, url: str, publish_date: str | None) -> bool:
-        host = _without_www((urlsplit(url).hostname or "").lower())
-        if self.include_domains and not any(_within(host, d) for d in self.include_domains):
-            return False
-        if any(_within(host, d) for d in self.exclude_domains):
-            return False
-        if self.after_date is not None:
-            published = parse_date(publish_date)
-            if published is not None and published < self.after_date:
-                return False
-        return True
 
 
 @dataclasses.dataclass(frozen=True)
