@@ -255,7 +255,7 @@ def main() -> None:
             client = server.client(timeout=300)
             for model in models:
                 print(f"{name} {model}", flush=True)
-                results[name][model] = score(questions, lambda q, j, m=model: ask(client, m, q, j), texts=True)
+                results[name][model] = score(questions, lambda q, j, m=model, c=client: ask(c, m, q, j), texts=True)
             if name == "squad":
                 for model in models:
                     results["out_of_corpus"][model] = abstention(ooc, client, model)
@@ -271,7 +271,7 @@ def main() -> None:
                 model = "lite" if name == "squad" else "core"
                 print(f"{name} {model} with {args.previous_llm}", flush=True)
                 results[name][f"{model}@{args.previous_llm}"] = score(
-                    questions, lambda q, j, m=model: ask(client, m, q, j), texts=False
+                    questions, lambda q, j, m=model, c=client: ask(c, m, q, j), texts=False
                 )
             finally:
                 server.stop()

@@ -9,8 +9,8 @@ import pytest
 
 from deepcite.llm.base import ChatMessage
 from deepcite.llm.embedded import EmbeddedModel
-from deepcite.research.conversation import read_conversation
 from deepcite.llm.encoder import SentenceEncoder
+from deepcite.research.conversation import read_conversation
 from deepcite.research.engine import ResearchEngine
 from deepcite.research.events import Basis
 from deepcite.research.gather import Findings, Researcher

@@ -1,6 +1,5 @@
 import dataclasses
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -84,7 +83,9 @@ def assert_verbatim(passages: list[RankedPassage], pages: dict[str, str]) -> Non
         assert pages[passage.url][passage.start : passage.end] == passage.text
 
 
-async def test_answering_paragraph_ranks_first(corpus: Corpus, embedder: SentenceEncoder, count_tokens: TokenCounter) -> None:
+async def test_answering_paragraph_ranks_first(
+    corpus: Corpus, embedder: SentenceEncoder, count_tokens: TokenCounter
+) -> None:
     top1 = top3 = 0
     for question in corpus.questions:
         ranked = await rank_passages(
@@ -101,7 +102,9 @@ async def test_answering_paragraph_ranks_first(corpus: Corpus, embedder: Sentenc
     assert top3 / n >= 0.9, f"top-3 {top3}/{n}"
 
 
-async def test_budget_and_page_limit_are_respected(corpus: Corpus, embedder: SentenceEncoder, count_tokens: TokenCounter) -> None:
+async def test_budget_and_page_limit_are_respected(
+    corpus: Corpus, embedder: SentenceEncoder, count_tokens: TokenCounter
+) -> None:
     question = corpus.questions[0]
     ranked = await rank_passages(
         question.text, corpus.candidates, embedder=embedder, budget_tokens=600,

@@ -30,9 +30,9 @@ from deepcite.config import Settings
 from deepcite.errors import FetchError
 from deepcite.fetch.fetcher import Fetcher
 from deepcite.llm.base import ChatMessage, ChatModel
+from deepcite.llm.encoder import SentenceEncoder
 from deepcite.llm.registry import build_chat_model
 from deepcite.research.conversation import read_conversation
-from deepcite.llm.encoder import SentenceEncoder
 from deepcite.research.engine import ResearchEngine
 from deepcite.research.events import Basis, Done, Progress, ResearchEvent
 from deepcite.research.gather import Findings, Researcher
