@@ -33,7 +33,7 @@ PROFILES: dict[str, ResearchProfile] = {
             name="speed",
             description="One search, answer from the best snippets, streamed at once.",
             queries=1, hits_per_query=8, pages=0, rounds=1,
-            evidence_tokens=110, evidence_passages=2, excerpt_sentences=1, answer_tokens=96, answer_sentences=2,
+            evidence_tokens=200, evidence_passages=3, excerpt_sentences=2, answer_tokens=96, answer_sentences=2,
             time_budget=0.5, cross_check=False, lead_sentence=False,
         ),
         ResearchProfile(

@@ -22,6 +22,13 @@ NOT_FOUND = "NOT FOUND"
 MIN_SNAP_F1 = 0.6
 YES_NO = ("yes", "no")
 _WORD = re.compile(r"\S+")
+_NUMBER_WORDS = {
+    str(n): word
+    for n, word in enumerate((
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+        "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
+    ))
+}
 _TRAILING = " .,;:!?\"'“”‘’()[]"
 
 
@@ -64,8 +71,10 @@ def locate(said: str, evidence: Sequence[Evidence], question: str = "") -> Readi
         return Reading(answer.lower(), list(evidence), said)
     best: tuple[float, str, Evidence] | None = None
     holding = []
+    # Sources write small numbers in words ("three sisters") where the model writes digits.
+    forms = [answer, _NUMBER_WORDS[answer]] if answer in _NUMBER_WORDS else [answer]
     for e in evidence:
-        span, score = closest_span(answer, e.text)
+        span, score = max((closest_span(form, e.text) for form in forms), key=lambda found: found[1])
         if score >= 1.0:
             holding.append(e)
         if span and (best is None or score > best[0]):
