@@ -14,7 +14,8 @@ import httpx
 import pytest
 from bench.harness import free_port
 
-from deepcite.llm.embedded import EmbeddedModel
+from deepcite.config import Settings
+from deepcite.llm.embedded import DEFAULT_MODEL, EmbeddedModel
 from deepcite.llm.model_files import MODEL_FILES
 
 SERVER_START_SECONDS = 60.0
@@ -42,7 +43,17 @@ def unused_port() -> int:
 
 @pytest.fixture(scope="session")
 def llama_server(gguf_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL (ending in /v1) of a running `python -m llama_cpp.server`."""
+    """Base URL (ending in /v1) of a running `python -m llama_cpp.server` with the small model."""
+    yield from _llama_server(gguf_path, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def default_model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """llama.cpp's OpenAI server with the default embedded model: an upstream as capable as it."""
+    yield from _llama_server(MODEL_FILES[DEFAULT_MODEL].path(Settings.load({}).model_cache), tmp_path_factory)
+
+
+def _llama_server(gguf_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
     with log_path.open("wb") as log:

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
+from tests.support.multi_hop import PAGES as MULTI_HOP_PAGES
+from tests.support.multi_hop import QUESTION as MULTI_HOP_QUESTION
 
 from deepcite.errors import UpstreamError
 from deepcite.llm.base import ChatMessage, GenerationOptions
+from deepcite.llm.encoder import SentenceEncoder
 from deepcite.llm.structured import complete_json
 from deepcite.llm.upstream import UpstreamModel
+from deepcite.research.engine import ResearchEngine
+from deepcite.research.events import Basis, Progress
+from deepcite.research.gather import Researcher
+from deepcite.research.request import ResearchRequest
+from deepcite.search.local_index import LocalIndex
 
 pytestmark = pytest.mark.slow
 
@@ -77,3 +86,23 @@ def test_count_tokens_is_an_estimate() -> None:
     assert model.count_tokens("") == 0
     assert model.count_tokens("abcd" * 10) == 10
     assert model.count_tokens("abcde") == 2
+
+
+async def test_the_research_loop_runs_the_same_with_an_upstream_model(
+    default_model_server: str, embedder: SentenceEncoder, tmp_path: Path
+) -> None:
+    # The multi-hop corpus: the upstream model plans the next hop, reads and writes, as the embedded one does.
+    index = LocalIndex(tmp_path / "index.sqlite3")
+    for url, (title, text) in MULTI_HOP_PAGES.items():
+        await index.upsert(url, title, text, "test")
+    model = UpstreamModel(default_model_server, model="qwen")
+    try:
+        engine = ResearchEngine(Researcher([index], embedder, model.count_tokens), model)
+        events = [e async for e in engine.run(ResearchRequest("core", [ChatMessage("user", MULTI_HOP_QUESTION)]))]
+    finally:
+        await model.aclose()
+        index.close()
+    basis = next(e for e in events if isinstance(e, Basis))
+    assert "Vellport" in basis.content, basis.content
+    assert any(isinstance(e, Progress) and e.stage == "plan" for e in events), "the model was asked for the next hop"
+    assert basis.basis[0].citations
