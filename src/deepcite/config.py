@@ -70,6 +70,7 @@ class Settings:
     rate_limit: str = _setting("300/minute", "Requests allowed per key (`limits` notation).")
     redis_url: str = _setting("", "Redis URL: shares rate limits and caches across workers when set.")
     max_body_bytes: int = _setting(1_000_000, "Largest request body accepted (413 above it).")
+    max_question_tokens: int = _setting(1_000, "Longest question (last user message) accepted, in tokens (400 above it).")
     llm_base_url: str = _setting("", "OpenAI-compatible upstream LLM; empty means the embedded model.")
     llm_model: str = _setting("", "Model name sent to the upstream LLM.")
     llm_api_key: str = _setting("", "API key for the upstream LLM.")

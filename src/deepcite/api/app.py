@@ -21,9 +21,10 @@ from deepcite.api.body import read_json_body
 from deepcite.api.chat import ChatCompletions
 from deepcite.api.errors import install_error_handlers
 from deepcite.api.metrics import ApiMetrics, MetricsMiddleware
+from deepcite.api.openapi import install_openapi
 from deepcite.api.ratelimit import STATE_KEY, RateLimitHeadersMiddleware, RequestRateLimiter
-from deepcite.api.schemas import model_not_found, parse_chat_request, to_research_request
-from deepcite.api.search_extract import SearchExtract, search_extract_router
+from deepcite.api.schemas import ChatCompletionRequest, model_not_found, parse_chat_request, to_research_request
+from deepcite.api.search_extract import ExtractBody, SearchBody, SearchExtract, search_extract_router
 from deepcite.api.service import ResearchService
 from deepcite.config import Settings
 from deepcite.store.keys import KeyStore
@@ -80,7 +81,7 @@ def create_app(
 
     async def chat_completions(request: Request, caller: GuardedCaller) -> Response:
         parsed = parse_chat_request(await read_json_body(request, settings.max_body_bytes))
-        research = to_research_request(parsed, engine.models)
+        research = to_research_request(parsed, engine.models, max_question_tokens=settings.max_question_tokens)
         return await chat.respond(research, stream=bool(parsed.stream), receive=request.receive)
 
     for path in CHAT_PATHS:
@@ -125,6 +126,7 @@ def create_app(
 
     app.mount("/static", static_files(), name="static")
 
+    install_openapi(app, {CHAT_PATHS[0]: ChatCompletionRequest, "/v1/search": SearchBody, "/v1/extract": ExtractBody})
     # Innermost first: error rendering, then rate-limit headers, then metrics outermost.
     install_error_handlers(app)
     app.add_middleware(RateLimitHeadersMiddleware)
