@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from deepcite.api.admission import Admission
 from deepcite.api.auth import Authenticator, Caller
 from deepcite.api.body import read_json_body
 from deepcite.api.chat import ChatCompletions
@@ -64,7 +65,10 @@ def create_app(
     metrics = ApiMetrics()
     authenticator = Authenticator(settings, key_store)
     limiter = RequestRateLimiter.from_settings(settings)
-    chat = ChatCompletions(engine, metrics, heartbeat_seconds=heartbeat_seconds)
+    admission = Admission(active=settings.queue_active, waiting=settings.queue_waiting)
+    chat = ChatCompletions(
+        engine, metrics, heartbeat_seconds=heartbeat_seconds, admission=admission, timeout=settings.request_timeout
+    )
     page = playground_html()
     started = int(time.time())
 
@@ -133,4 +137,5 @@ def create_app(
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.state.metrics = metrics
     app.state.rate_limiter = limiter
+    app.state.admission = admission
     return app

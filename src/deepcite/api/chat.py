@@ -17,16 +17,23 @@ from collections.abc import AsyncIterator
 from fastapi.responses import JSONResponse, Response
 from starlette.types import Receive
 
+from deepcite.api.admission import Admission, AdmittedEvents
 from deepcite.api.errors import error_body, unexpected_error
 from deepcite.api.metrics import ApiMetrics
 from deepcite.api.payloads import Completion
 from deepcite.api.service import ResearchService
 from deepcite.api.sse import DONE, ClosingStreamingResponse, Heartbeat, TickingSource, sse_comment, sse_data
-from deepcite.errors import DeepciteError
+from deepcite.errors import DeadlineExceededError, DeepciteError
 from deepcite.research.events import Basis, Done, Progress, ResearchEvent, TextDelta
 from deepcite.research.request import ResearchRequest
 
 logger = logging.getLogger("deepcite.api")
+
+
+async def _aclose(events: AsyncIterator[ResearchEvent]) -> None:
+    aclose = getattr(events, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 async def _disconnected(receive: Receive) -> None:
@@ -38,17 +45,39 @@ SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 class ChatCompletions:
-    def __init__(self, engine: ResearchService, metrics: ApiMetrics, *, heartbeat_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        engine: ResearchService,
+        metrics: ApiMetrics,
+        *,
+        heartbeat_seconds: float = 5.0,
+        admission: Admission | None = None,
+        timeout: float | None = None,
+    ) -> None:
         self.engine = engine
         self.metrics = metrics
         self.heartbeat_seconds = heartbeat_seconds
+        self.admission = admission
+        self.timeout = timeout  # seconds a request may take in all, its wait in the queue included
 
     async def respond(self, research: ResearchRequest, *, stream: bool, receive: Receive) -> Response:
-        """The answer; `receive` (the request's, body already read) tells when the client left."""
+        """The answer; `receive` (the request's, body already read) tells when the client left.
+
+        A model whose queue is full refuses at once (503 with `retry-after`), before
+        anything else is spent on the request.
+        """
         started = time.perf_counter()
+        deadline = time.monotonic() + self.timeout if self.timeout is not None else None
+        events = self._events(research)
         if stream:
-            return await self._stream(research, started)
-        return await self._complete_unless_abandoned(research, started, receive)
+            return await self._stream(research, events, started, deadline)
+        return await self._complete_unless_abandoned(research, events, started, receive, deadline)
+
+    def _events(self, research: ResearchRequest) -> AsyncIterator[ResearchEvent]:
+        if self.admission is None:
+            return self.engine.run(research)
+        ticket = self.admission.enter(research.model)
+        return AdmittedEvents(ticket, lambda: self.engine.run(research))
 
     def _first_token(self, model: str, stream: bool, started: float) -> None:
         self.metrics.time_to_first_token.labels(model=model, stream=str(stream).lower()).observe(
@@ -59,27 +88,37 @@ class ChatCompletions:
         if done is not None:
             self.metrics.observe_tokens(model, done.prompt_tokens, done.completion_tokens)
 
-    async def _complete_unless_abandoned(self, research: ResearchRequest, started: float, receive: Receive) -> Response:
+    async def _complete_unless_abandoned(
+        self,
+        research: ResearchRequest,
+        events: AsyncIterator[ResearchEvent],
+        started: float,
+        receive: Receive,
+        deadline: float | None,
+    ) -> Response:
         # A client that hangs up on a long research stops it, as when streaming.
-        answer = asyncio.create_task(self._complete(research, started))
+        answer = asyncio.create_task(self._complete(research, events, started))
         hang_up = asyncio.create_task(_disconnected(receive))
+        timeout = max(0.0, deadline - time.monotonic()) if deadline is not None else None
         try:
-            await asyncio.wait({answer, hang_up}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({answer, hang_up}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             hang_up.cancel()
             if not answer.done():
                 answer.cancel()
             await asyncio.wait({answer, hang_up})
+            await _aclose(events)  # also when the task was cancelled before it began
         if answer.cancelled():
-            return Response(status_code=499)  # nobody is listening any more
+            if not hang_up.cancelled() and hang_up.done():
+                return Response(status_code=499)  # nobody is listening any more
+            raise DeadlineExceededError(f"The request took longer than its {self.timeout:g}s deadline; it was stopped.")
         return answer.result()
 
-    async def _complete(self, research: ResearchRequest, started: float) -> Response:
+    async def _complete(self, research: ResearchRequest, events: AsyncIterator[ResearchEvent], started: float) -> Response:
         completion = Completion(model=research.model)
         texts: list[str] = []
         basis: Basis | None = None
         done: Done | None = None
-        events = self.engine.run(research)
         try:
             async for event in events:
                 if isinstance(event, TextDelta) and event.text:
@@ -91,9 +130,7 @@ class ChatCompletions:
                 elif isinstance(event, Done):
                     done = event
         finally:
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await _aclose(events)
         self._finished(research.model, done)
         if basis is None:
             body = completion.body("".join(texts), [], [], done)
@@ -101,12 +138,15 @@ class ChatCompletions:
             body = completion.body(basis.content, basis.basis, basis.annotations, done)
         return JSONResponse(body)
 
-    async def _stream(self, research: ResearchRequest, started: float) -> Response:
-        source = TickingSource(self.engine.run(research), self.heartbeat_seconds)
+    async def _stream(
+        self, research: ResearchRequest, events: AsyncIterator[ResearchEvent], started: float, deadline: float | None
+    ) -> Response:
+        source = TickingSource(events, self.heartbeat_seconds, deadline=deadline)
         try:
             first = await source.next()
         except BaseException:
             await source.aclose()
+            await _aclose(events)
             raise
         return ClosingStreamingResponse(
             self._sse(research, source, first, started), media_type="text/event-stream", headers=SSE_HEADERS

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from deepcite.errors import DeepciteError, InvalidRequestError, RateLimitError
+from deepcite.errors import DeepciteError, InvalidRequestError
 
 logger = logging.getLogger("deepcite.api")
 
@@ -31,8 +31,9 @@ def error_body(error: DeepciteError) -> dict[str, Any]:
 
 def error_response(error: DeepciteError, headers: Mapping[str, str] | None = None) -> JSONResponse:
     all_headers = dict(headers or {})
-    if isinstance(error, RateLimitError):
-        all_headers["retry-after"] = str(max(1, round(error.retry_after + 0.5)))
+    retry_after = getattr(error, "retry_after", None)  # rate limits and full queues say when to come back
+    if isinstance(retry_after, int | float):
+        all_headers["retry-after"] = str(max(1, round(retry_after + 0.5)))
     return JSONResponse(error_body(error), status_code=error.status_code, headers=all_headers)
 
 

@@ -1,0 +1,133 @@
+"""Back-pressure: a bounded queue per model, refusals at once with retry-after, and deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+from api_harness import MakeApp, answer_script, chat_body, sse_chunks
+
+from deepcite.research.events import Progress
+
+SLOW = [0.6, *answer_script()]
+
+
+def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body["error"]) == {"message", "type", "param", "code"}
+    return dict(body["error"])
+
+
+async def timed_post(client: httpx.AsyncClient, body: dict[str, Any]) -> tuple[httpx.Response, float]:
+    started = time.perf_counter()
+    response = await client.post("/v1/chat/completions", json=body)
+    return response, time.perf_counter() - started
+
+
+async def test_beyond_the_queue_requests_are_refused_at_once_with_retry_after(make_app: MakeApp) -> None:
+    sut = make_app(SLOW, queue_active=1, queue_waiting=1)
+    async with sut.client() as client:
+        results = await asyncio.gather(*(timed_post(client, chat_body()) for _ in range(4)))
+    statuses = sorted(r.status_code for r, _ in results)
+    assert statuses == [200, 200, 503, 503]
+    for response, elapsed in results:
+        if response.status_code == 503:
+            assert elapsed < 0.3  # refused without waiting for anyone
+            error = error_of(response, 503)
+            assert error["code"] == "overloaded"
+            assert "`lite` model is at capacity" in error["message"]
+            assert int(response.headers["retry-after"]) >= 1
+    queue = sut.app.state.admission.queues["lite"]
+    assert (queue.active, queue.waiting) == (0, 0)
+
+
+async def test_each_model_has_its_own_queue(make_app: MakeApp) -> None:
+    sut = make_app(SLOW, queue_active=1, queue_waiting=0)
+    async with sut.client() as client:
+        lite, speed = await asyncio.gather(
+            client.post("/v1/chat/completions", json=chat_body()),
+            client.post("/v1/chat/completions", json=chat_body() | {"model": "speed"}),
+        )
+    assert (lite.status_code, speed.status_code) == (200, 200)
+
+
+async def test_a_queued_stream_is_told_its_place_then_answered(make_app: MakeApp) -> None:
+    sut = make_app([1.0, *answer_script()], queue_active=1, queue_waiting=2)
+    async with sut.client() as client:
+        first = asyncio.create_task(client.post("/v1/chat/completions", json=chat_body()))
+        await asyncio.sleep(0.1)
+        second = asyncio.create_task(client.post("/v1/chat/completions", json=chat_body(stream=True)))
+        await asyncio.sleep(0.1)
+        third = await client.post("/v1/chat/completions", json=chat_body(stream=True))
+        await asyncio.gather(first, second)
+    chunks = sse_chunks(third.text)
+    progress = [c["deepcite"]["progress"] for c in chunks if "deepcite" in c and "progress" in c["deepcite"]]
+    queued = [p for p in progress if p["stage"] == "queue"]
+    assert [p["message"] for p in queued] == [
+        "waiting for a free slot: position 2 of 2",
+        "waiting for a free slot: position 1 of 1",
+    ]
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks).startswith("Paris")
+    assert sut.app.state.admission.queues["lite"].active == 0
+
+
+async def test_a_client_that_leaves_the_line_frees_its_place(make_app: MakeApp) -> None:
+    sut = make_app([1.0, *answer_script()], queue_active=1, queue_waiting=1)
+    async with sut.client() as client:
+        running = asyncio.create_task(client.post("/v1/chat/completions", json=chat_body()))
+        await asyncio.sleep(0.1)
+        waiting = asyncio.create_task(client.post("/v1/chat/completions", json=chat_body()))
+        await asyncio.sleep(0.1)
+        queue = sut.app.state.admission.queues["lite"]
+        assert queue.waiting == 1
+        waiting.cancel()
+        await asyncio.sleep(0.1)
+        assert queue.waiting == 0
+        response = await running
+    assert response.status_code == 200
+    assert (queue.active, queue.waiting) == (0, 0)
+
+
+async def test_a_failing_research_gives_its_slot_back(make_app: MakeApp) -> None:
+    sut = make_app([RuntimeError("boom")], queue_active=1, queue_waiting=0)
+    async with sut.client() as client:
+        for _ in range(3):
+            response = await client.post("/v1/chat/completions", json=chat_body())
+            assert response.status_code == 500
+    assert sut.app.state.admission.queues["lite"].active == 0
+
+
+async def test_a_request_past_its_deadline_is_504(make_app: MakeApp) -> None:
+    sut = make_app([30.0, *answer_script()], request_timeout=0.4)
+    async with sut.client() as client:
+        response, elapsed = await timed_post(client, chat_body())
+    assert error_of(response, 504)["code"] == "deadline_exceeded"
+    assert elapsed < 1.5
+    assert sut.engine.stopped_by is not None  # the research itself was stopped
+
+
+async def test_a_stream_past_its_deadline_ends_with_an_error_event(make_app: MakeApp) -> None:
+    script = [Progress("search", "searching"), 30.0, *answer_script()]
+    sut = make_app(script, request_timeout=0.4, heartbeat_seconds=0.1)
+    async with sut.client() as client:
+        response, elapsed = await timed_post(client, chat_body(stream=True))
+    assert response.status_code == 200
+    assert elapsed < 1.5
+    errors = [c["error"] for c in sse_chunks(response.text) if "error" in c]
+    assert errors and errors[0]["code"] == "deadline_exceeded"
+    assert response.text.endswith("data: [DONE]\n\n")
+
+
+async def test_time_waiting_in_line_counts_against_the_deadline(make_app: MakeApp) -> None:
+    sut = make_app([2.0, *answer_script()], queue_active=1, queue_waiting=1, request_timeout=0.5)
+    async with sut.client() as client:
+        results = await asyncio.gather(timed_post(client, chat_body()), timed_post(client, chat_body()))
+    # The second never got a slot: its deadline ran out in line, not a slot's time later.
+    for response, elapsed in results:
+        assert error_of(response, 504)["code"] == "deadline_exceeded"
+        assert elapsed < 1.2
+    queue = sut.app.state.admission.queues["lite"]
+    assert (queue.active, queue.waiting) == (0, 0)
