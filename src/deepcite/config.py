@@ -77,6 +77,7 @@ class Settings:
     llm_base_url: str = _setting("", "OpenAI-compatible upstream LLM; empty means the embedded model.")
     llm_model: str = _setting("", "Model name sent to the upstream LLM.")
     llm_api_key: str = _setting("", "API key for the upstream LLM.")
+    llm_timeout: float = _setting(60.0, "Seconds one upstream LLM generation may take in all, content or not.")
     llm_embedded: str = _setting(
         "qwen2.5-coder-1.5b",
         "Embedded model when no upstream is set: qwen2.5-coder-1.5b, qwen2.5-coder-0.5b or smollm2-135m (small, weak).",
