@@ -68,6 +68,7 @@ class Settings:
     insecure_no_auth: bool = _setting(False, "Allow listening on a non-loopback address without API keys.")
     api_keys: str = _setting("", "Comma-separated API keys accepted besides those made by `deepcite keys create`.")
     rate_limit: str = _setting("300/minute", "Requests allowed per key (`limits` notation).")
+    auth_failure_limit: str = _setting("10/minute", "Failed authentications allowed per client address; 429 beyond.")
     redis_url: str = _setting("", "Redis URL: shares rate limits and caches across workers when set.")
     max_body_bytes: int = _setting(1_000_000, "Largest request body accepted (413 above it).")
     max_question_tokens: int = _setting(1_000, "Longest question (last user message) accepted, in tokens (400 above it).")
@@ -94,7 +95,9 @@ class Settings:
     exa_api_key: str = _setting("", "Exa API key.")
     seed_sample_corpus: bool = _setting(True, "Fill an empty local index with the bundled sample corpus on first serve.")
     fetch_allow_private: bool = _setting(False, "Let the fetcher read private, loopback and link-local addresses.")
-    fetch_allow_hosts: str = _setting("", "Comma-separated hosts the fetcher may read even when private.")
+    fetch_allow_hosts: str = _setting(
+        "", "Comma-separated `host` (ports 80, 443), `host:port` or `host:*` the fetcher may read even when private."
+    )
     fetch_timeout: float = _setting(10.0, "Seconds one page fetch may take.")
     fetch_max_bytes: int = _setting(5_000_000, "Largest page body read, in bytes.")
     cache_ttl: int = _setting(86_400, "Seconds a fetched page stays cached.")

@@ -23,11 +23,12 @@ from deepcite.api.chat import ChatCompletions
 from deepcite.api.errors import install_error_handlers
 from deepcite.api.metrics import ApiMetrics, MetricsMiddleware
 from deepcite.api.openapi import install_openapi
-from deepcite.api.ratelimit import STATE_KEY, RateLimitHeadersMiddleware, RequestRateLimiter
+from deepcite.api.ratelimit import STATE_KEY, FailedAuthLimiter, RateLimitHeadersMiddleware, RequestRateLimiter
 from deepcite.api.schemas import ChatCompletionRequest, model_not_found, parse_chat_request, to_research_request
 from deepcite.api.search_extract import ExtractBody, SearchBody, SearchExtract, search_extract_router
 from deepcite.api.service import ResearchService
 from deepcite.config import Settings
+from deepcite.errors import DeepciteError
 from deepcite.store.keys import KeyStore
 
 CHAT_PATHS = ("/v1/chat/completions", "/chat/completions", "/v1beta/chat/completions")
@@ -65,6 +66,7 @@ def create_app(
     metrics = ApiMetrics()
     authenticator = Authenticator(settings, key_store)
     limiter = RequestRateLimiter.from_settings(settings)
+    auth_failures = FailedAuthLimiter.from_settings(settings)
     admission = Admission(active=settings.queue_active, waiting=settings.queue_waiting)
     chat = ChatCompletions(
         engine, metrics, heartbeat_seconds=heartbeat_seconds, admission=admission, timeout=settings.request_timeout
@@ -73,7 +75,14 @@ def create_app(
     started = int(time.time())
 
     async def guard(request: Request) -> Caller:
-        caller = await authenticator.authenticate(request)
+        address = request.client.host if request.client else "unknown"
+        await auth_failures.check(address)
+        try:
+            caller = await authenticator.authenticate(request)
+        except DeepciteError as exc:
+            if exc.status_code == 401:
+                await auth_failures.failed(address)
+            raise
         status = await limiter.hit(caller.identity)
         setattr(request.state, STATE_KEY, status)  # RateLimitHeadersMiddleware puts it on the response
         if not status.allowed:
