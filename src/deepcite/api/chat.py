@@ -23,6 +23,7 @@ from deepcite.api.metrics import ApiMetrics
 from deepcite.api.payloads import Completion
 from deepcite.api.service import ResearchService
 from deepcite.api.sse import DONE, ClosingStreamingResponse, Heartbeat, TickingSource, sse_comment, sse_data
+from deepcite.api.timing import StageClock
 from deepcite.errors import DeadlineExceededError, DeepciteError
 from deepcite.research.events import Basis, Done, Progress, ResearchEvent, TextDelta
 from deepcite.research.request import ResearchRequest
@@ -69,9 +70,10 @@ class ChatCompletions:
         started = time.perf_counter()
         deadline = time.monotonic() + self.timeout if self.timeout is not None else None
         events = self._events(research)
+        clock = StageClock(started)
         if stream:
-            return await self._stream(research, events, started, deadline)
-        return await self._complete_unless_abandoned(research, events, started, receive, deadline)
+            return await self._stream(research, events, clock, deadline)
+        return await self._complete_unless_abandoned(research, events, clock, receive, deadline)
 
     def _events(self, research: ResearchRequest) -> AsyncIterator[ResearchEvent]:
         if self.admission is None:
@@ -84,7 +86,9 @@ class ChatCompletions:
             time.perf_counter() - started
         )
 
-    def _finished(self, model: str, done: Done | None) -> None:
+    def _finished(self, model: str, done: Done | None, clock: StageClock) -> None:
+        clock.finish()
+        self.metrics.observe_stages(model, clock.durations())
         if done is not None:
             self.metrics.observe_tokens(model, done.prompt_tokens, done.completion_tokens)
 
@@ -92,12 +96,12 @@ class ChatCompletions:
         self,
         research: ResearchRequest,
         events: AsyncIterator[ResearchEvent],
-        started: float,
+        clock: StageClock,
         receive: Receive,
         deadline: float | None,
     ) -> Response:
         # A client that hangs up on a long research stops it, as when streaming.
-        answer = asyncio.create_task(self._complete(research, events, started))
+        answer = asyncio.create_task(self._complete(research, events, clock))
         hang_up = asyncio.create_task(_disconnected(receive))
         timeout = max(0.0, deadline - time.monotonic()) if deadline is not None else None
         try:
@@ -114,16 +118,19 @@ class ChatCompletions:
             raise DeadlineExceededError(f"The request took longer than its {self.timeout:g}s deadline; it was stopped.")
         return answer.result()
 
-    async def _complete(self, research: ResearchRequest, events: AsyncIterator[ResearchEvent], started: float) -> Response:
+    async def _complete(
+        self, research: ResearchRequest, events: AsyncIterator[ResearchEvent], clock: StageClock
+    ) -> Response:
         completion = Completion(model=research.model)
         texts: list[str] = []
         basis: Basis | None = None
         done: Done | None = None
         try:
             async for event in events:
+                clock.observe(event)
                 if isinstance(event, TextDelta) and event.text:
                     if not texts:
-                        self._first_token(research.model, False, started)
+                        self._first_token(research.model, False, clock.started)
                     texts.append(event.text)
                 elif isinstance(event, Basis):
                     basis = event
@@ -131,15 +138,15 @@ class ChatCompletions:
                     done = event
         finally:
             await _aclose(events)
-        self._finished(research.model, done)
+        self._finished(research.model, done, clock)
         if basis is None:
             body = completion.body("".join(texts), [], [], done)
         else:
             body = completion.body(basis.content, basis.basis, basis.annotations, done)
-        return JSONResponse(body)
+        return JSONResponse(body, headers={"server-timing": clock.header()})
 
     async def _stream(
-        self, research: ResearchRequest, events: AsyncIterator[ResearchEvent], started: float, deadline: float | None
+        self, research: ResearchRequest, events: AsyncIterator[ResearchEvent], clock: StageClock, deadline: float | None
     ) -> Response:
         source = TickingSource(events, self.heartbeat_seconds, deadline=deadline)
         try:
@@ -149,7 +156,7 @@ class ChatCompletions:
             await _aclose(events)
             raise
         return ClosingStreamingResponse(
-            self._sse(research, source, first, started), media_type="text/event-stream", headers=SSE_HEADERS
+            self._sse(research, source, first, clock), media_type="text/event-stream", headers=SSE_HEADERS
         )
 
     async def _sse(
@@ -157,8 +164,9 @@ class ChatCompletions:
         research: ResearchRequest,
         source: TickingSource[ResearchEvent],
         first: ResearchEvent | Heartbeat | None,
-        started: float,
+        clock: StageClock,
     ) -> AsyncIterator[bytes]:
+        started = clock.started
         completion = Completion(model=research.model)
         hold_text = research.json_schema is not None
         streamed: list[str] = []
@@ -169,6 +177,8 @@ class ChatCompletions:
             # The role chunk was just sent: a heartbeat in its place would say nothing.
             event = await source.next() if isinstance(first, Heartbeat) else first
             while event is not None:
+                if not isinstance(event, Heartbeat):
+                    clock.observe(event)
                 if isinstance(event, Heartbeat):
                     yield sse_comment("keep-alive")
                 elif isinstance(event, Progress):
@@ -184,9 +194,9 @@ class ChatCompletions:
                 elif isinstance(event, Done):
                     done = event
                 event = await source.next()
-            for chunk in self._closing_chunks(completion, "".join(streamed), basis, done, started):
+            self._finished(research.model, done, clock)
+            for chunk in self._closing_chunks(completion, "".join(streamed), basis, done, clock):
                 yield chunk
-            self._finished(research.model, done)
         except DeepciteError as exc:
             if exc.status_code >= 500:
                 logger.error("research failed after streaming began: %s", exc.message)
@@ -199,19 +209,23 @@ class ChatCompletions:
         yield DONE
 
     def _closing_chunks(
-        self, completion: Completion, streamed: str, basis: Basis | None, done: Done | None, started: float
+        self, completion: Completion, streamed: str, basis: Basis | None, done: Done | None, clock: StageClock
     ) -> list[bytes]:
         chunks: list[bytes] = []
         replaced: str | None = None
         if basis is not None and basis.content != streamed:
             if basis.content.startswith(streamed):
                 if not streamed:
-                    self._first_token(completion.model, True, started)
+                    self._first_token(completion.model, True, clock.started)
                 chunks.append(sse_data(completion.chunk({"content": basis.content[len(streamed) :]})))
             else:
                 replaced = basis.content
         final = completion.final_chunk(
-            basis.basis if basis else [], basis.annotations if basis else [], done, replaced_content=replaced
+            basis.basis if basis else [],
+            basis.annotations if basis else [],
+            done,
+            replaced_content=replaced,
+            timing=clock.durations(),
         )
         chunks.append(sse_data(final))
         return chunks
