@@ -131,3 +131,14 @@ async def test_time_waiting_in_line_counts_against_the_deadline(make_app: MakeAp
         assert elapsed < 1.2
     queue = sut.app.state.admission.queues["lite"]
     assert (queue.active, queue.waiting) == (0, 0)
+
+
+async def test_a_request_that_could_not_make_its_deadline_is_refused_rather_than_queued(make_app: MakeApp) -> None:
+    sut = make_app([0.5, *answer_script()], queue_active=1, queue_waiting=10, request_timeout=1.2)
+    async with sut.client() as client:
+        await client.post("/v1/chat/completions", json=chat_body())  # teaches the queue a request takes ~0.5 s
+        results = await asyncio.gather(*(timed_post(client, chat_body()) for _ in range(4)))
+    statuses = [r.status_code for r, _ in results]
+    # One runs, one waits (0.5 s + its own 0.5 s fit in 1.2 s); a third in line could not make it.
+    assert statuses.count(200) == 2 and statuses.count(503) == 2
+    assert all(elapsed < 0.3 for r, elapsed in results if r.status_code == 503)

@@ -1,9 +1,10 @@
 """Back-pressure: a bounded queue per model, and an honest refusal beyond it.
 
 Each model (research profile) runs at most `active` requests at once and lets at
-most `waiting` more wait their turn, in order. A request beyond that is refused at
-once with a 503 whose `retry-after` is the queue's expected drain time, instead of
-joining a line it would time out in. A waiting streaming client is told its place
+most `waiting` more wait their turn, in order. A request beyond that, or one whose
+expected wait plus its own run would pass its deadline, is refused at once with a
+503 whose `retry-after` is the queue's expected drain time, instead of joining a
+line it would time out in. A waiting streaming client is told its place
 through progress events (`AdmittedEvents`).
 """
 
@@ -41,13 +42,14 @@ class _Waiter:
 class ModelQueue:
     """At most `active` requests of one model at once, `waiting` more in line."""
 
-    def __init__(self, model: str, *, active: int, waiting: int) -> None:
+    def __init__(self, model: str, *, active: int, waiting: int, deadline: float | None = None) -> None:
         self.model = model
         self.active_limit = max(1, active)
         self.waiting_limit = max(0, waiting)
+        self.deadline = deadline  # a request's seconds in all: no use queueing one that cannot make it
         self.active = 0
         self._line: collections.deque[_Waiter] = collections.deque()
-        self._seconds = FIRST_GUESS_SECONDS  # moving average of a request's time in a slot
+        self._seconds: float | None = None  # moving average of a request's time in a slot, once one finished
 
     @property
     def waiting(self) -> int:
@@ -58,7 +60,10 @@ class ModelQueue:
         if self.active < self.active_limit and not self._line:
             self.active += 1
             return Ticket(self, None)
-        if len(self._line) >= self.waiting_limit:
+        hopeless = (
+            self.deadline is not None and self._seconds is not None and self.retry_after() + self._seconds > self.deadline
+        )
+        if len(self._line) >= self.waiting_limit or hopeless:
             retry = self.retry_after()
             raise OverloadedError(
                 f"The `{self.model}` model is at capacity ({self.active} running, {len(self._line)} waiting). "
@@ -71,7 +76,8 @@ class ModelQueue:
 
     def retry_after(self) -> float:
         """Seconds until the line ahead of a newcomer has likely drained."""
-        return self._seconds * (len(self._line) + 1) / self.active_limit
+        seconds = self._seconds if self._seconds is not None else FIRST_GUESS_SECONDS
+        return seconds * (len(self._line) + 1) / self.active_limit
 
     def position(self, waiter: _Waiter) -> int:
         return self._line.index(waiter) + 1 if waiter in self._line else 0
@@ -82,7 +88,8 @@ class ModelQueue:
 
     def _release(self, held_seconds: float | None) -> None:
         if held_seconds is not None:
-            self._seconds = 0.8 * self._seconds + 0.2 * held_seconds
+            known = self._seconds
+            self._seconds = held_seconds if known is None else 0.8 * known + 0.2 * held_seconds
         # The slot passes straight to the next in line, so nobody overtakes them.
         while self._line:
             waiter = self._line.popleft()
@@ -132,15 +139,17 @@ class Ticket:
 class Admission:
     """The queues of every model, made on first use."""
 
-    def __init__(self, *, active: int, waiting: int) -> None:
+    def __init__(self, *, active: int, waiting: int, deadline: float | None = None) -> None:
         self.active = active
         self.waiting = waiting
+        self.deadline = deadline
         self.queues: dict[str, ModelQueue] = {}
 
     def enter(self, model: str) -> Ticket:
         queue = self.queues.get(model)
         if queue is None:
-            queue = self.queues[model] = ModelQueue(model, active=self.active, waiting=self.waiting)
+            queue = ModelQueue(model, active=self.active, waiting=self.waiting, deadline=self.deadline)
+            self.queues[model] = queue
         return queue.enter()
 
 

@@ -67,7 +67,9 @@ def create_app(
     authenticator = Authenticator(settings, key_store)
     limiter = RequestRateLimiter.from_settings(settings)
     auth_failures = FailedAuthLimiter.from_settings(settings)
-    admission = Admission(active=settings.queue_active, waiting=settings.queue_waiting)
+    admission = Admission(
+        active=settings.queue_active, waiting=settings.queue_waiting, deadline=settings.request_timeout
+    )
     chat = ChatCompletions(
         engine, metrics, heartbeat_seconds=heartbeat_seconds, admission=admission, timeout=settings.request_timeout
     )
