@@ -26,7 +26,7 @@ from starlette.testclient import TestClient
 from deepcite.api.app import create_app
 from deepcite.config import Settings
 from deepcite.fetch.fetcher import Fetcher
-from deepcite.research.embeddings import Embedder
+from deepcite.llm.encoder import SentenceEncoder
 from deepcite.research.search_service import SearchService
 from deepcite.search.local_index import LocalIndex
 from deepcite.store.keys import KeyStore
@@ -101,7 +101,7 @@ def with_value(body: dict[str, Any], path: tuple[str | int, ...], value: Any) ->
 
 
 @pytest.fixture(scope="module")
-def fuzz_app(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[FastAPI]:
+def fuzz_app(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceEncoder) -> Iterator[FastAPI]:
     """The real app, real search service on an empty index, and the scripted engine: open, unthrottled."""
     home: Path = tmp_path_factory.mktemp("fuzz")
     config = Settings(home=home, rate_limit="1000000/minute", auth_failure_limit="1000000/minute", fetch_timeout=1.0)
