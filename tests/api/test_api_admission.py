@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 from api_harness import MakeApp, answer_script, chat_body, sse_chunks
 
-from deepcite.research.events import Progress
+from deepcite.api.app import create_app
+from deepcite.config import Settings
+from deepcite.research.events import Progress, ResearchEvent
+from deepcite.store.keys import KeyStore
 
 SLOW = [0.6, *answer_script()]
 
@@ -106,6 +111,7 @@ async def test_a_request_past_its_deadline_is_504(make_app: MakeApp) -> None:
         response, elapsed = await timed_post(client, chat_body())
     assert error_of(response, 504)["code"] == "deadline_exceeded"
     assert elapsed < 1.5
+    await asyncio.wait_for(sut.engine.finished.wait(), 2)
     assert sut.engine.stopped_by is not None  # the research itself was stopped
 
 
@@ -142,3 +148,36 @@ async def test_a_request_that_could_not_make_its_deadline_is_refused_rather_than
     # One runs, one waits (0.5 s + its own 0.5 s fit in 1.2 s); a third in line could not make it.
     assert statuses.count(200) == 2 and statuses.count(503) == 2
     assert all(elapsed < 0.3 for r, elapsed in results if r.status_code == 503)
+
+
+class SlowToStopEngine:
+    """Research that takes its time to stop once cancelled, as a model mid-prompt does."""
+
+    models = ["speed", "lite", "base", "core"]
+
+    def __init__(self) -> None:
+        self.stopped = asyncio.Event()
+
+    async def run(self, request: Any) -> AsyncIterator[ResearchEvent]:
+        try:
+            await asyncio.sleep(30)
+            yield Progress("search", "never")
+        finally:
+            await asyncio.shield(asyncio.sleep(1.0))
+            self.stopped.set()
+
+
+async def test_the_deadline_answer_does_not_wait_for_the_research_to_stop(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, request_timeout=0.3, queue_active=1, queue_waiting=0)
+    engine = SlowToStopEngine()
+    app = create_app(settings, engine, KeyStore(settings.state_path))
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 4321))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response, elapsed = await timed_post(client, chat_body())
+        assert error_of(response, 504)["code"] == "deadline_exceeded"
+        assert elapsed < 0.8
+        queue = app.state.admission.queues["lite"]
+        assert queue.active == 1  # still stopping: the slot is not handed on yet
+        await asyncio.wait_for(engine.stopped.wait(), 5)
+        await asyncio.sleep(0.05)
+        assert queue.active == 0

@@ -6,12 +6,13 @@ import json
 import statistics
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import jsonschema
 import pytest
-from e2e_server import API_KEY, RunningServer
+from e2e_server import API_KEY, RunningServer, launch
 
 QUESTION = "Which NFL team represented the AFC at Super Bowl 50?"
 HEADERS = {"authorization": f"Bearer {API_KEY}"}
@@ -124,16 +125,25 @@ def test_a_900_kb_question_is_refused_at_once(server: RunningServer) -> None:
     assert not probe.failures and max(probe.latencies) < 0.1
 
 
-def test_healthz_answers_while_research_chews_the_longest_question(server: RunningServer) -> None:
+@pytest.fixture(scope="module")
+def small_model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """The smallest embedded model: what is measured here is the event loop, not the model."""
+    running = launch(tmp_path_factory.mktemp("small"), llm_embedded="smollm2-135m")
+    yield running
+    running.stop()
+
+
+def test_healthz_answers_while_research_chews_the_longest_question(small_model_server: RunningServer) -> None:
     # The longest question the edge lets through (about 990 tokens), in capitalised
     # words the corpus knows, so every stage has work: /healthz must not wait on it.
+    server = small_model_server
     sentence = "Which NFL Team Represented The AFC At Super Bowl Fifty In Santa Clara California? "
     question = sentence * 66
     body = {"model": "core", "messages": [{"role": "user", "content": question}]}
     with HealthProbe(server) as probe:
         response = ask(server, body, timeout=300)
     # The embedded model's context may refuse the prompt in the end: a 400, after the research.
-    assert response.status_code in (200, 400), response.text
+    assert response.status_code in (200, 400, 504), response.text
     assert response.json().get("error", {}).get("code") != "question_too_long"
     assert not probe.failures
     assert len(probe.latencies) >= 5

@@ -60,6 +60,7 @@ class ChatCompletions:
         self.heartbeat_seconds = heartbeat_seconds
         self.admission = admission
         self.timeout = timeout  # seconds a request may take in all, its wait in the queue included
+        self._stopping: set[asyncio.Task[None]] = set()
 
     async def respond(self, research: ResearchRequest, *, stream: bool, receive: Receive) -> Response:
         """The answer; `receive` (the request's, body already read) tells when the client left.
@@ -80,6 +81,17 @@ class ChatCompletions:
             return self.engine.run(research)
         ticket = self.admission.enter(research.model)
         return AdmittedEvents(ticket, lambda: self.engine.run(research))
+
+    def _stop_in_background(self, answer: asyncio.Task[Response], events: AsyncIterator[ResearchEvent]) -> None:
+        async def stop() -> None:
+            await asyncio.wait({answer})
+            await _aclose(events)  # gives its queue slot back once the research has really stopped
+            if not answer.cancelled():
+                answer.exception()  # retrieved: it was cancelled mid-flight, its error is no news
+
+        task = asyncio.ensure_future(stop())
+        self._stopping.add(task)  # held until done, or the loop could drop it
+        task.add_done_callback(self._stopping.discard)
 
     def _first_token(self, model: str, stream: bool, started: float) -> None:
         self.metrics.time_to_first_token.labels(model=model, stream=str(stream).lower()).observe(
@@ -104,18 +116,25 @@ class ChatCompletions:
         answer = asyncio.create_task(self._complete(research, events, clock))
         hang_up = asyncio.create_task(_disconnected(receive))
         timeout = max(0.0, deadline - time.monotonic()) if deadline is not None else None
+        late = False
         try:
             await asyncio.wait({answer, hang_up}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            late = not answer.done() and not hang_up.done()
         finally:
             hang_up.cancel()
             if not answer.done():
                 answer.cancel()
-            await asyncio.wait({answer, hang_up})
-            await _aclose(events)  # also when the task was cancelled before it began
-        if answer.cancelled():
-            if not hang_up.cancelled() and hang_up.done():
-                return Response(status_code=499)  # nobody is listening any more
+            if late:
+                # Past the deadline the client hears so now; the research stops in the
+                # background (a model mid-prompt only notices between tokens).
+                self._stop_in_background(answer, events)
+            else:
+                await asyncio.wait({answer, hang_up})
+                await _aclose(events)  # also when the task was cancelled before it began
+        if late:
             raise DeadlineExceededError(f"The request took longer than its {self.timeout:g}s deadline; it was stopped.")
+        if answer.cancelled():
+            return Response(status_code=499)  # nobody is listening any more
         return answer.result()
 
     async def _complete(
