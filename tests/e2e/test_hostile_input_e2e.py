@@ -139,7 +139,7 @@ def test_healthz_answers_while_research_chews_the_longest_question(small_model_s
     server = small_model_server
     sentence = "Which NFL Team Represented The AFC At Super Bowl Fifty In Santa Clara California? "
     question = sentence * 66
-    body = {"model": "core", "messages": [{"role": "user", "content": question}]}
+    body = {"model": "lite", "messages": [{"role": "user", "content": question}]}
     with HealthProbe(server) as probe:
         response = ask(server, body, timeout=300)
     # The embedded model's context may refuse the prompt in the end: a 400, after the research.
