@@ -31,7 +31,7 @@ from deepcite.research.search_service import SearchService
 from deepcite.search.local_index import LocalIndex
 from deepcite.store.keys import KeyStore
 
-FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
 
 # Text a JSON encoder can carry but UTF-8 cannot: lone surrogates among ordinary characters.
 texts = st.text(st.characters(codec="utf-8") | st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), max_size=30)
@@ -133,7 +133,7 @@ def test_any_value_in_any_chat_field_is_answered_or_refused_cleanly(fuzz_app: Fa
     check_answer(post(fuzz_app, "/v1/chat/completions", with_value(VALID_CHAT, field, value)))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
 @given(
     route=st.sampled_from([("/v1/search", VALID_SEARCH, SEARCH_FIELDS), ("/v1/extract", VALID_EXTRACT, EXTRACT_FIELDS)]),
     data=st.data(),
@@ -146,7 +146,7 @@ def test_any_value_in_any_search_or_extract_field_is_answered_or_refused_cleanly
     check_answer(post(fuzz_app, path, body))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
 @given(body=json_values)
 def test_any_json_body_is_answered_or_refused_cleanly(fuzz_app: FastAPI, body: Any) -> None:
     for path in ("/v1/chat/completions", "/v1/search", "/v1/extract"):
@@ -163,7 +163,7 @@ def test_every_operation_of_the_openapi_document(fuzz_app: FastAPI) -> None:
     assert {op.path for op in operations} >= {"/v1/chat/completions", "/v1/search", "/v1/extract", "/healthz"}
     for operation in operations:
 
-        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
         @given(case=operation.as_strategy())
         def call(case: Any) -> None:
             response = case.call()
