@@ -42,3 +42,4 @@ lint: install
 bench: install
 	$(PY) -m bench.speed_ttft
 	$(PY) -m bench.answer_quality
+	$(PY) -m bench.load

@@ -68,11 +68,17 @@ class Settings:
     insecure_no_auth: bool = _setting(False, "Allow listening on a non-loopback address without API keys.")
     api_keys: str = _setting("", "Comma-separated API keys accepted besides those made by `deepcite keys create`.")
     rate_limit: str = _setting("300/minute", "Requests allowed per key (`limits` notation).")
+    auth_failure_limit: str = _setting("10/minute", "Failed authentications allowed per client address; 429 beyond.")
     redis_url: str = _setting("", "Redis URL: shares rate limits, caches and task runs across workers when set.")
     max_body_bytes: int = _setting(1_000_000, "Largest request body accepted (413 above it).")
+    max_question_tokens: int = _setting(1_000, "Longest question (last user message) accepted, in tokens (400 above it).")
+    queue_active: int = _setting(4, "Chat requests one model runs at once; more wait in its queue.")
+    queue_waiting: int = _setting(16, "Chat requests that may wait for one model; beyond, a 503 with retry-after at once.")
+    request_timeout: float = _setting(120.0, "Seconds one chat request may take in all, waiting included (504 after).")
     llm_base_url: str = _setting("", "OpenAI-compatible upstream LLM; empty means the embedded model.")
     llm_model: str = _setting("", "Model name sent to the upstream LLM.")
     llm_api_key: str = _setting("", "API key for the upstream LLM.")
+    llm_timeout: float = _setting(60.0, "Seconds one upstream LLM generation may take in all, content or not.")
     llm_embedded: str = _setting(
         "qwen2.5-coder-1.5b",
         "Embedded model when no upstream is set: qwen2.5-coder-1.5b, qwen2.5-coder-0.5b or smollm2-135m (small, weak).",
@@ -89,7 +95,9 @@ class Settings:
     exa_api_key: str = _setting("", "Exa API key.")
     seed_sample_corpus: bool = _setting(True, "Fill an empty local index with the bundled sample corpus on first serve.")
     fetch_allow_private: bool = _setting(False, "Let the fetcher read private, loopback and link-local addresses.")
-    fetch_allow_hosts: str = _setting("", "Comma-separated hosts the fetcher may read even when private.")
+    fetch_allow_hosts: str = _setting(
+        "", "Comma-separated `host` (ports 80, 443), `host:port` or `host:*` the fetcher may read even when private."
+    )
     fetch_timeout: float = _setting(10.0, "Seconds one page fetch may take.")
     fetch_max_bytes: int = _setting(5_000_000, "Largest page body read, in bytes.")
     cache_ttl: int = _setting(86_400, "Seconds a fetched page stays cached.")

@@ -78,6 +78,14 @@ class ServiceUnavailableError(DeepciteError):
     code = "service_unavailable"
 
 
+class DeadlineExceededError(DeepciteError):
+    """A request ran past its overall deadline (queue, research and generation together)."""
+
+    status_code = 504
+    type = "api_error"
+    code = "deadline_exceeded"
+
+
 class FetchError(DeepciteError):
     """A page could not be fetched or was refused (SSRF guard, size, type)."""
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from fastapi import FastAPI
 
+from deepcite.api.access_log import install_access_log_redaction
 from deepcite.api.app import create_app
 from deepcite.api.auth import auth_required
 from deepcite.config import Settings
@@ -75,6 +76,7 @@ def auth_configured(settings: Settings) -> bool:
 
 
 def create_app_from_env() -> FastAPI:
+    install_access_log_redaction()
     settings = Settings.load(os.environ)
     settings.home.mkdir(parents=True, exist_ok=True)
     started = StartedRuntime()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 import pytest
 from api_harness import MakeApp, chat_body, serve_app
+
+from deepcite.api.limits import MAX_MESSAGE_CHARS
 
 # Parallel's "Ignored" request fields, with plausible values.
 IGNORED_FIELDS: dict[str, Any] = {
@@ -211,7 +214,13 @@ async def test_ten_megabyte_body_over_a_real_socket_is_413(make_app: MakeApp) ->
 
 async def test_body_at_the_limit_is_read(make_app: MakeApp) -> None:
     sut = make_app()
-    request = chat_body("y" * (sut.settings.max_body_bytes - 200))
+    request = chat_body()
+    # Background in earlier turns, each within a message's own limit, up to the body's.
+    room = sut.settings.max_body_bytes - 2_000
+    background = [{"role": "system", "content": "y" * MAX_MESSAGE_CHARS}] * (room // MAX_MESSAGE_CHARS)
+    background.append({"role": "system", "content": "y" * (room % MAX_MESSAGE_CHARS)})
+    request["messages"] = background + request["messages"]
+    assert sut.settings.max_body_bytes - 2_500 < len(json.dumps(request)) <= sut.settings.max_body_bytes
     async with sut.client() as client:
         response = await client.post("/v1/chat/completions", json=request)
     assert response.status_code == 200

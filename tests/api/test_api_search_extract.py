@@ -195,7 +195,7 @@ async def test_web_hits_are_read_and_filtered_by_date(make_client: MakeClient, l
         ]
     )
     body = {"objective": "How far does an Arctic tern fly in a year?", "source_policy": {"after_date": "2023-01-01"}}
-    async with make_client([web], fetch_allow_hosts="127.0.0.1") as client:
+    async with make_client([web], fetch_allow_hosts="127.0.0.1:*") as client:
         response = await client.post("/v1/search", json=body)
     assert response.status_code == 200
     results = {r["url"]: r for r in response.json()["results"]}
@@ -241,7 +241,7 @@ async def test_extract_reads_local_index_pages_without_http(make_client: MakeCli
 
 async def test_extract_fetches_html_and_pdf_pages(make_client: MakeClient, local_site: LocalSite) -> None:
     body = {"urls": [local_site.url("/article"), local_site.url("/report.pdf")], "full_content": True}
-    async with make_client(fetch_allow_hosts="127.0.0.1") as client:
+    async with make_client(fetch_allow_hosts="127.0.0.1:*") as client:
         response = await client.post("/v1/extract", json=body)
     assert response.status_code == 200
     data = response.json()
@@ -293,7 +293,7 @@ async def test_extract_reports_refused_and_missing_pages_as_errors(make_client: 
     assert "127.0.0.1" in error["content"]
     assert local_site.hits("/article") == 0
 
-    async with make_client(fetch_allow_hosts="127.0.0.1") as client:
+    async with make_client(fetch_allow_hosts="127.0.0.1:*") as client:
         missing = await client.post("/v1/extract", json={"urls": [local_site.url("/gone")]})
     [error] = missing.json()["errors"]
     assert error["error_type"] == "http_error" and error["http_status_code"] == 404

@@ -31,7 +31,7 @@ MAX_BYTES = 500_000
 def site_settings(site: LocalSite, home: Path, **overrides: Any) -> Settings:
     """Settings that trust the test site's host (and nothing else private)."""
     settings = Settings(
-        home=home, fetch_allow_hosts=site.host, fetch_timeout=TIMEOUT, fetch_max_bytes=MAX_BYTES
+        home=home, fetch_allow_hosts=f"{site.host}:{site.port}", fetch_timeout=TIMEOUT, fetch_max_bytes=MAX_BYTES
     )
     return dataclasses.replace(settings, **overrides)
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from tests.fetch.local_site import LocalSite
 
-from deepcite.config import Settings
+from deepcite.config import ConfigError, Settings
 from deepcite.errors import FetchError
 from deepcite.fetch.ssrf import GuardedTransport, SSRFGuard, non_public_reason
 
@@ -117,8 +117,27 @@ async def test_transport_checks_addresses_when_it_connects(local_site: LocalSite
             await client.get(local_site.url("/notes.txt"))
     assert local_site.hits("/notes.txt") == 0
 
-    trusting = SSRFGuard(allowed_hosts=[local_site.host])
+    trusting = SSRFGuard(allowed_hosts=[f"{local_site.host}:{local_site.port}"])
     async with httpx.AsyncClient(transport=GuardedTransport(trusting, limits=limits)) as client:
         response = await client.get(local_site.url("/notes.txt"))
     assert response.status_code == 200
     assert local_site.hits("/notes.txt") == 1
+
+
+async def test_an_allowed_host_opens_only_its_ports() -> None:
+    guard = SSRFGuard(allowed_hosts=["localhost", "127.0.0.1:8080", "[::1]:*", "LocalHost:9000"])
+    # A bare host is the web's ports; other services of that machine stay closed.
+    assert await guard.addresses_to_connect("localhost", 443) == ["localhost"]
+    assert await guard.addresses_to_connect("localhost", 9000) == ["localhost"]
+    with pytest.raises(FetchError, match="loopback"):
+        await guard.addresses_to_connect("localhost", 6379)
+    assert await guard.addresses_to_connect("127.0.0.1", 8080) == ["127.0.0.1"]
+    with pytest.raises(FetchError, match="loopback"):
+        await guard.addresses_to_connect("127.0.0.1", 80)
+    assert await guard.addresses_to_connect("::1", 6379) == ["::1"]
+
+
+@pytest.mark.parametrize("entry", ["localhost:http", "localhost:0", "localhost:70000", "[::1]:x"])
+def test_a_malformed_allow_entry_is_a_config_error(entry: str) -> None:
+    with pytest.raises(ConfigError, match="FETCH_ALLOW_HOSTS"):
+        SSRFGuard(allowed_hosts=[entry])

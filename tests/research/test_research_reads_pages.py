@@ -127,7 +127,7 @@ def llm() -> Iterator[ChatModel]:
 @pytest.fixture
 async def fetcher() -> AsyncIterator[Fetcher]:
     # The site is on loopback: allowed by name, and only by that name.
-    async with Fetcher(Settings(fetch_allow_hosts="127.0.0.1")) as reader:
+    async with Fetcher(Settings(fetch_allow_hosts="127.0.0.1:*")) as reader:
         yield reader
 
 

@@ -18,17 +18,20 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from mcp.server.mcpserver import MCPServer
 
+from deepcite.api.admission import Admission
 from deepcite.api.auth import Authenticator, Caller
 from deepcite.api.body import read_json_body
 from deepcite.api.chat import ChatCompletions
 from deepcite.api.errors import install_error_handlers
 from deepcite.api.metrics import ApiMetrics, MetricsMiddleware
-from deepcite.api.ratelimit import STATE_KEY, RateLimitHeadersMiddleware, RequestRateLimiter
-from deepcite.api.schemas import model_not_found, parse_chat_request, to_research_request
-from deepcite.api.search_extract import SearchExtract, search_extract_router
+from deepcite.api.openapi import install_openapi
+from deepcite.api.ratelimit import STATE_KEY, FailedAuthLimiter, RateLimitHeadersMiddleware, RequestRateLimiter
+from deepcite.api.schemas import ChatCompletionRequest, model_not_found, parse_chat_request, to_research_request
+from deepcite.api.search_extract import ExtractBody, SearchBody, SearchExtract, search_extract_router
 from deepcite.api.service import ResearchService
 from deepcite.api.tasks import tasks_router
 from deepcite.config import Settings
+from deepcite.errors import DeepciteError
 from deepcite.mcp.server import MCP_PATH, McpEndpoint
 from deepcite.store.interactions import Interactions, answered_turns, earlier_turns
 from deepcite.store.keys import KeyStore
@@ -72,12 +75,25 @@ def create_app(
     metrics = ApiMetrics()
     authenticator = Authenticator(settings, key_store)
     limiter = RequestRateLimiter.from_settings(settings)
-    chat = ChatCompletions(engine, metrics, heartbeat_seconds=heartbeat_seconds)
+    auth_failures = FailedAuthLimiter.from_settings(settings)
+    admission = Admission(
+        active=settings.queue_active, waiting=settings.queue_waiting, deadline=settings.request_timeout
+    )
+    chat = ChatCompletions(
+        engine, metrics, heartbeat_seconds=heartbeat_seconds, admission=admission, timeout=settings.request_timeout
+    )
     page = playground_html()
     started = int(time.time())
 
     async def guard(request: Request) -> Caller:
-        caller = await authenticator.authenticate(request)
+        address = request.client.host if request.client else "unknown"
+        await auth_failures.check(address)
+        try:
+            caller = await authenticator.authenticate(request)
+        except DeepciteError as exc:
+            if exc.status_code == 401:
+                await auth_failures.failed(address)
+            raise
         status = await limiter.hit(caller.identity)
         setattr(request.state, STATE_KEY, status)  # RateLimitHeadersMiddleware puts it on the response
         if not status.allowed:
@@ -89,7 +105,7 @@ def create_app(
 
     async def chat_completions(request: Request, caller: GuardedCaller) -> Response:
         parsed = parse_chat_request(await read_json_body(request, settings.max_body_bytes))
-        research = to_research_request(parsed, engine.models)
+        research = to_research_request(parsed, engine.models, max_question_tokens=settings.max_question_tokens)
         if interactions is None:
             return await chat.respond(research, stream=bool(parsed.stream), receive=request.receive)
         earlier = await earlier_turns(interactions, parsed.previous_interaction_id, caller.identity)
@@ -152,10 +168,12 @@ def create_app(
 
     app.mount("/static", static_files(), name="static")
 
+    install_openapi(app, {CHAT_PATHS[0]: ChatCompletionRequest, "/v1/search": SearchBody, "/v1/extract": ExtractBody})
     # Innermost first: error rendering, then rate-limit headers, then metrics outermost.
     install_error_handlers(app)
     app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.state.metrics = metrics
     app.state.rate_limiter = limiter
+    app.state.admission = admission
     return app

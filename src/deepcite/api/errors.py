@@ -31,8 +31,7 @@ def error_body(error: DeepciteError) -> dict[str, Any]:
 
 def error_response(error: DeepciteError, headers: Mapping[str, str] | None = None) -> JSONResponse:
     all_headers = dict(headers or {})
-    # A 429, or a 503 of a full task queue: the client is told when to come back.
-    retry_after = getattr(error, "retry_after", None)
+    retry_after = getattr(error, "retry_after", None)  # rate limits and full queues say when to come back
     if isinstance(retry_after, int | float):
         all_headers["retry-after"] = str(max(1, round(retry_after + 0.5)))
     return JSONResponse(error_body(error), status_code=error.status_code, headers=all_headers)

@@ -8,6 +8,7 @@ so a streamed answer counts in full.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,6 +17,7 @@ UNMATCHED_ROUTE = "<unmatched>"
 
 _LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 _TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60)
+_STAGE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
 
 
 class ApiMetrics:
@@ -43,12 +45,23 @@ class ApiMetrics:
             buckets=_TTFT_BUCKETS,
             registry=self.registry,
         )
+        self.stage_duration = Histogram(
+            "deepcite_stage_duration_seconds",
+            "Time of each stage of a chat request (queue, search, read, first_token, generate, overhead, total).",
+            ["model", "stage"],
+            buckets=_STAGE_BUCKETS,
+            registry=self.registry,
+        )
         self.tokens = Counter(
             "deepcite_tokens",
             "Tokens used by chat completions, by model and kind (prompt or completion).",
             ["model", "kind"],
             registry=self.registry,
         )
+
+    def observe_stages(self, model: str, durations: Mapping[str, float]) -> None:
+        for stage, seconds in durations.items():
+            self.stage_duration.labels(model=model, stage=stage).observe(seconds)
 
     def observe_tokens(self, model: str, prompt_tokens: int, completion_tokens: int) -> None:
         self.tokens.labels(model=model, kind="prompt").inc(prompt_tokens)

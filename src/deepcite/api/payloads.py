@@ -84,11 +84,15 @@ class Completion:
         annotations: list[UrlCitation],
         done: Done | None,
         replaced_content: str | None = None,
+        timing: dict[str, float] | None = None,
     ) -> dict[str, Any]:
         extra: dict[str, Any] = {"usage": usage(done), "basis": [b.to_dict() for b in basis]}
         if replaced_content is not None:
             # The streamed text was revised after it was sent; this is the content to keep.
             extra["deepcite"] = {"content": replaced_content}
+        if timing is not None:
+            # A stream's headers leave first: its Server-Timing (in seconds) comes last, here.
+            extra["timing"] = {stage: round(seconds, 4) for stage, seconds in timing.items()}
         return self.chunk(
             {"annotations": [a.to_dict() for a in annotations]},
             finish_reason=done.finish_reason if done else "stop",

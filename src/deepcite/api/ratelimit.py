@@ -62,14 +62,16 @@ def async_storage_url(redis_url: str) -> str:
 
 
 class RequestRateLimiter:
-    def __init__(self, rate_limit: str, *, redis_url: str = "") -> None:
+    def __init__(
+        self, rate_limit: str, *, redis_url: str = "", key_prefix: str = _KEY_PREFIX, setting: str = "DEEPCITE_RATE_LIMIT"
+    ) -> None:
         try:
             self.item: RateLimitItem = parse(rate_limit)
         except ValueError as exc:
-            raise ConfigError(f"DEEPCITE_RATE_LIMIT: cannot read {rate_limit!r}: {exc}") from exc
+            raise ConfigError(f"{setting}: cannot read {rate_limit!r}: {exc}") from exc
         options: dict[str, str | bool] = {"wrap_exceptions": True}
         if redis_url:
-            options |= {"implementation": "redispy", "key_prefix": _KEY_PREFIX}
+            options |= {"implementation": "redispy", "key_prefix": key_prefix}
         storage = storage_from_string(async_storage_url(redis_url), **options)
         if not isinstance(storage, Storage):  # pragma: no cover - the URL always names an async storage
             raise ConfigError(f"not an async rate-limit storage: {redis_url!r}")
@@ -82,8 +84,18 @@ class RequestRateLimiter:
 
     async def hit(self, identity: str) -> RateLimitStatus:
         """Count one request of `identity`; the status says whether it is allowed."""
+        return await self._status(identity, count=True)
+
+    async def peek(self, identity: str) -> RateLimitStatus:
+        """Whether one more request of `identity` would be allowed, without counting it."""
+        return await self._status(identity, count=False)
+
+    async def _status(self, identity: str, *, count: bool) -> RateLimitStatus:
         try:
-            allowed = await self._limiter.hit(self.item, identity)
+            if count:
+                allowed = await self._limiter.hit(self.item, identity)
+            else:
+                allowed = await self._limiter.test(self.item, identity)
             stats = await self._limiter.get_window_stats(self.item, identity)
         except StorageError as exc:
             raise ServiceUnavailableError("The rate-limit store is unavailable; try again shortly.") from exc
@@ -94,6 +106,37 @@ class RequestRateLimiter:
             reset_after=max(0.0, stats.reset_time - time.time()),
             period=self.item.get_expiry(),
         )
+
+
+class FailedAuthLimiter:
+    """Failed authentications per client address: past the limit, a 429 before any key is checked.
+
+    Guessing keys is then as slow as the limit, and a client that keeps sending a
+    revoked key backs off instead of hammering the key store.
+    """
+
+    def __init__(self, limit: str, *, redis_url: str = "") -> None:
+        self._limiter = RequestRateLimiter(
+            limit, redis_url=redis_url, key_prefix=_KEY_PREFIX + "-authfail", setting="DEEPCITE_AUTH_FAILURE_LIMIT"
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FailedAuthLimiter:
+        return cls(settings.auth_failure_limit, redis_url=settings.redis_url)
+
+    async def check(self, address: str) -> None:
+        """Raise a 429 when `address` has used up its failures."""
+        status = await self._limiter.peek("authfail:" + address)
+        if not status.allowed:
+            raise RateLimitError(
+                f"Too many failed authentications from this address: {status.limit} per {status.period}s. "
+                f"Please try again in {math.ceil(status.reset_after)}s.",
+                retry_after=status.reset_after,
+                limit=status.limit,
+            )
+
+    async def failed(self, address: str) -> None:
+        await self._limiter.hit("authfail:" + address)
 
 
 class RateLimitHeadersMiddleware:

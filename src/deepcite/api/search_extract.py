@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, ValidationError
 
 from deepcite.api.body import read_json_body
 from deepcite.api.errors import validation_error
+from deepcite.api.limits import MAX_NAME_CHARS, MAX_QUERY_CHARS, MAX_URL_CHARS
 from deepcite.errors import InvalidRequestError, ServiceUnavailableError
 from deepcite.research.search_service import (
     DEFAULT_EXCERPTS_PER_RESULT,
@@ -37,6 +38,11 @@ MAX_SEARCH_QUERIES = 10
 MAX_EXTRACT_URLS = 20
 MAX_EXCERPT_CHARS = 100_000
 MAX_OBJECTIVE_CHARS = 5_000
+MAX_DOMAINS = 100
+
+Query = Annotated[str, StringConstraints(max_length=MAX_QUERY_CHARS)]
+Url = Annotated[str, StringConstraints(max_length=MAX_URL_CHARS)]
+Domain = Annotated[str, StringConstraints(max_length=MAX_NAME_CHARS)]
 
 
 class SearchExtract(Protocol):
@@ -61,14 +67,14 @@ class FullContentSettings(_Lenient):
 
 
 class SourcePolicyBody(_Lenient):
-    include_domains: list[str] | None = None
-    exclude_domains: list[str] | None = None
+    include_domains: list[Domain] | None = Field(default=None, max_length=MAX_DOMAINS)
+    exclude_domains: list[Domain] | None = Field(default=None, max_length=MAX_DOMAINS)
     after_date: datetime.date | None = None
 
 
 class SearchBody(_Lenient):
     objective: str | None = Field(default=None, max_length=MAX_OBJECTIVE_CHARS)
-    search_queries: list[str] | None = Field(default=None, max_length=MAX_SEARCH_QUERIES)
+    search_queries: list[Query] | None = Field(default=None, max_length=MAX_SEARCH_QUERIES)
     max_results: int | None = Field(default=None, ge=1, le=MAX_SEARCH_RESULTS)
     source_policy: SourcePolicyBody | None = None
     excerpts: ExcerptSettings | None = None
@@ -77,11 +83,11 @@ class SearchBody(_Lenient):
 
 
 class ExtractBody(_Lenient):
-    urls: list[str] = Field(min_length=1, max_length=MAX_EXTRACT_URLS)
+    urls: list[Url] = Field(min_length=1, max_length=MAX_EXTRACT_URLS)
     objective: str | None = Field(default=None, max_length=MAX_OBJECTIVE_CHARS)
-    search_queries: list[str] | None = Field(default=None, max_length=MAX_SEARCH_QUERIES)
-    excerpts: bool | ExcerptSettings = True
-    full_content: bool | FullContentSettings = False
+    search_queries: list[Query] | None = Field(default=None, max_length=MAX_SEARCH_QUERIES)
+    excerpts: StrictBool | ExcerptSettings = True
+    full_content: StrictBool | FullContentSettings = False
 
 
 class SearchResultOut(BaseModel):

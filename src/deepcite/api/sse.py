@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any, Generic, TypeVar
 
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
+
+from deepcite.errors import DeadlineExceededError
 
 T = TypeVar("T")
 
@@ -54,9 +57,10 @@ class TickingSource(Generic[T]):
     cancels the source where it waits, then closes it.
     """
 
-    def __init__(self, source: AsyncIterator[T], interval: float) -> None:
+    def __init__(self, source: AsyncIterator[T], interval: float, *, deadline: float | None = None) -> None:
         self._source = source
         self._interval = interval
+        self._deadline = deadline  # `time.monotonic()` past which `next()` raises DeadlineExceededError
         self._queue: asyncio.Queue[T | _Failed | _End] = asyncio.Queue(maxsize=16)
         self._driver = asyncio.create_task(self._drive())
         self._pending: asyncio.Task[T | _Failed | _End] | None = None
@@ -81,9 +85,15 @@ class TickingSource(Generic[T]):
             return None
         if self._pending is None:
             self._pending = asyncio.ensure_future(self._queue.get())
+        timeout = self._interval
+        if self._deadline is not None:
+            timeout = min(timeout, max(0.0, self._deadline - time.monotonic()))
         # asyncio.wait leaves the pending get alive on timeout, so no item is ever lost.
-        done, _ = await asyncio.wait({self._pending}, timeout=self._interval)
+        done, _ = await asyncio.wait({self._pending}, timeout=timeout)
         if not done:
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                self._finished = True
+                raise DeadlineExceededError("The request ran past its deadline; it was stopped.")
             return Heartbeat()
         item = self._pending.result()
         self._pending = None

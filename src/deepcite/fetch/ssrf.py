@@ -12,6 +12,10 @@ or a cloud metadata endpoint. Two checks enforce that:
    the check and the connection (DNS rebinding) therefore cannot slip through,
    and pooled connections were all checked when they were opened.
 
+Entries of `fetch_allow_hosts` name a host and its ports: `host` alone is ports
+80 and 443, `host:8080` that port only, `host:*` every port (opening every
+service of a machine is a choice to spell out).
+
 Residual risk: hosts in `fetch_allow_hosts` are trusted whatever they resolve
 to; `fetch_allow_private` opens every private range (cloud metadata addresses
 stay refused unless their host is listed); proxies from the environment are
@@ -28,7 +32,7 @@ from collections.abc import Iterable
 import httpcore
 import httpx
 
-from deepcite.config import Settings
+from deepcite.config import ConfigError, Settings
 from deepcite.errors import FetchError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -99,12 +103,38 @@ def _normalise_host(host: str) -> str:
         return host
 
 
+DEFAULT_PORTS = frozenset({80, 443})
+
+
+def parse_allowed_host(entry: str) -> tuple[str, frozenset[int] | None]:
+    """`host`, `host:port`, `host:*`, `[v6]:port` -> (normalised host, its ports or None for all)."""
+    text = entry.strip()
+    host, port = text, ""
+    if text.startswith("["):
+        inside, _, rest = text[1:].partition("]")
+        host, port = inside, rest.removeprefix(":")
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+    if port == "*":
+        return _normalise_host(host), None
+    if not port:
+        return _normalise_host(host), DEFAULT_PORTS
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"DEEPCITE_FETCH_ALLOW_HOSTS: {entry!r} is not host, host:port or host:*")
+    return _normalise_host(host), frozenset({int(port)})
+
+
 class SSRFGuard:
     """Decides which URLs and addresses the fetcher may reach."""
 
     def __init__(self, *, allow_private: bool = False, allowed_hosts: Iterable[str] = ()) -> None:
         self.allow_private = allow_private
-        self.allowed_hosts = frozenset(_normalise_host(h) for h in allowed_hosts)
+        self.allowed_ports: dict[str, frozenset[int] | None] = {}  # host -> its ports; None: every port
+        for entry in allowed_hosts:
+            host, ports = parse_allowed_host(entry)
+            known = self.allowed_ports.get(host, frozenset())
+            self.allowed_ports[host] = None if ports is None or known is None else known | ports
+        self.allowed_hosts = frozenset(self.allowed_ports)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SSRFGuard:
@@ -117,9 +147,13 @@ class SSRFGuard:
         if not url.host:
             raise FetchError(f"refused {url}: no host", code="url_refused")
 
-    def is_allowed_host(self, host: str) -> bool:
-        """Whether `host` (a name or address, without port) is on the allow list."""
-        return _normalise_host(host) in self.allowed_hosts
+    def is_allowed_host(self, host: str, port: int | None = None) -> bool:
+        """Whether `host` (a name or address) is on the allow list, for `port` when given."""
+        name = _normalise_host(host)
+        if name not in self.allowed_ports:
+            return False
+        ports = self.allowed_ports[name]
+        return port is None or ports is None or port in ports
 
     def refusal_reason(self, ip: IPAddress) -> str | None:
         """Why `ip` is refused, or None; `allow_private` leaves only cloud metadata refused."""
@@ -134,7 +168,7 @@ class SSRFGuard:
         One bad address refuses the host: a name that resolves to both a public and a
         private address is the shape of a rebinding attack, not of a real web site.
         """
-        if self.is_allowed_host(host):
+        if self.is_allowed_host(host, port):
             return [host]
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)

@@ -109,7 +109,8 @@ class EmbeddedModel:
         # An explicit path is trusted as given (tests, a model of one's own); otherwise
         # the pinned file is joined into `cache_dir` and its hash checked when loading.
         self.model_path = model_path
-        self.cache_dir = cache_dir or Path("~/.cache/deepcite/models").expanduser()
+        # Expanded here too: a `Settings` built in code keeps "~" as it was written.
+        self.cache_dir = (cache_dir or Path("~/.cache/deepcite/models")).expanduser()
         self.context = context
         self.threads = threads
         self._llama: Llama | None = None

@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import ctypes
 import json
+import logging
 import re
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from deepcite.llm.schema_limits import grammar_schema
+
+logger = logging.getLogger(__name__)
 
 # The layout of llama.cpp's `llama_token_data` (id, logit, p).
 _TOKEN_DATA = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
@@ -25,15 +30,62 @@ SHORTLIST_SIZE = 40
 _SURROGATE_PAIR = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})", re.IGNORECASE)
 
 
+# llama.cpp parses a grammar's nested groups recursively: about 2,000 levels fail to
+# parse and 20,000 overflow its stack, killing the process. Ours stay far below both.
+GBNF_MAX_NESTING = 128
+GBNF_MAX_CHARS = 200_000
+
+
 def schema_to_gbnf(schema: dict[str, Any]) -> str:
-    """A GBNF grammar for JSON valid against `schema` (any JSON where the converter falls short)."""
+    """A GBNF grammar for JSON valid against `schema` (any JSON where the converter falls short).
+
+    The converter is given `grammar_schema(schema)`, without the wide repetition ranges
+    it would nest, and what it returns is checked (`gbnf_problem`) before llama.cpp
+    ever parses it: a grammar too deep or too large falls back to plain JSON.
+    """
     from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf
 
     try:
-        return _astral_escapes(json_schema_to_gbnf(json.dumps(schema)))
+        gbnf = _astral_escapes(json_schema_to_gbnf(json.dumps(grammar_schema(schema))))
     except Exception:
         # The caller validates and repairs (see `structured.complete_json`).
         return JSON_GBNF
+    problem = gbnf_problem(gbnf)
+    if problem is not None:
+        logger.warning("the schema's grammar is unsafe for llama.cpp (%s): constraining to JSON only", problem)
+        return JSON_GBNF
+    return gbnf
+
+
+def gbnf_problem(gbnf: str) -> str | None:
+    """Why llama.cpp must not parse `gbnf` (too large, groups nested too deep), or None."""
+    if len(gbnf) > GBNF_MAX_CHARS:
+        return f"{len(gbnf):,} characters, more than {GBNF_MAX_CHARS:,}"
+    depth = deepest = 0
+    quote: str | None = None  # inside a "literal" or a [class]
+    escaped = False
+    for char in gbnf:
+        if quote is not None:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = None
+        elif char == '"':
+            quote = '"'
+        elif char == "[":
+            quote = "]"
+        elif char == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == ")":
+            depth -= 1
+        elif char == "#":  # a comment runs to the end of the line
+            quote = "\n"
+    if deepest > GBNF_MAX_NESTING:
+        return f"groups nested {deepest:,} deep, more than {GBNF_MAX_NESTING}"
+    return None
 
 
 def _astral_escapes(gbnf: str) -> str:

@@ -18,19 +18,25 @@ from jsonschema.exceptions import best_match
 
 from deepcite.errors import InvalidRequestError, StructuredOutputError
 from deepcite.llm.base import ChatMessage, ChatModel, GenerationOptions
+from deepcite.llm.schema_limits import SCHEMA_PARAM, check_schema_limits
 from deepcite.llm.schema_repair import MISSING, coerce_to_schema, resolve_local_ref
 
 __all__ = ["check_schema", "coerce_to_schema", "complete_json", "extract_json"]
 
-SCHEMA_PARAM = "response_format.json_schema.schema"
 # How many shorter cuts of a truncated JSON text are tried before giving up.
 MAX_TRUNCATION_REPAIRS = 64
 
 
-def check_schema(schema: Any) -> None:
-    """Raise `InvalidRequestError` unless `schema` is a JSON Schema we can honour."""
+def check_schema(schema: Any, *, max_output_tokens: int | None = None) -> None:
+    """Raise `InvalidRequestError` unless `schema` is a JSON Schema we can honour.
+
+    Besides being a valid schema it must keep `schema_limits`' bounds: no recursion,
+    a bounded size and depth, and (given `max_output_tokens`) an answer that fits.
+    """
     if not isinstance(schema, dict | bool):
         raise InvalidRequestError(f"{SCHEMA_PARAM} must be a JSON object", param="response_format")
+    if isinstance(schema, dict) and not isinstance(schema.get("$schema", ""), str):
+        raise InvalidRequestError(f"{SCHEMA_PARAM}: $schema must be a string", param="response_format")
     validator_class = validators.validator_for(schema, default=Draft202012Validator)
     try:
         validator_class.check_schema(schema)
@@ -45,6 +51,7 @@ def check_schema(schema: Any) -> None:
             resolve_local_ref(schema, ref)
         except StructuredOutputError as exc:
             raise InvalidRequestError(f"{SCHEMA_PARAM}: {exc.message}", param="response_format") from exc
+    check_schema_limits(schema, max_output_tokens=max_output_tokens)
 
 
 async def complete_json(
@@ -91,6 +98,13 @@ async def complete_json(
 
 def extract_json(text: str) -> Any:
     """The JSON value in `text`, tolerating code fences, chatter around it and truncation."""
+    try:
+        return _extract_json(text)
+    except RecursionError as exc:  # json's decoder recurses once per level of nesting
+        raise ValueError("the JSON nests too deeply") from exc
+
+
+def _extract_json(text: str) -> Any:
     stripped = re.sub(r"^\s*```(?:json)?\s*|\s*```\s*$", "", text)
     try:
         return json.loads(stripped, strict=False)

@@ -2,7 +2,9 @@
 
 Streams `POST {base}/chat/completions` as server-sent events and yields the
 content deltas. Transport and HTTP failures become `UpstreamError` carrying the
-upstream's own message.
+upstream's own message, with addresses scrubbed: API clients never learn where
+the upstream lives (the log does). One deadline bounds the whole generation,
+whether content arrives, only keep-alives do, or nothing at all.
 
 A JSON Schema goes out in OpenAI's `response_format` shape (`type: json_schema`).
 Servers that only know the older `{"type": "json_object", "schema": ...}` shape
@@ -13,8 +15,12 @@ that shape and keeps using it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import logging
+import re
+import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Literal
 
@@ -24,7 +30,19 @@ from deepcite.config import Settings
 from deepcite.errors import UpstreamError
 from deepcite.llm.base import ChatMessage, GenerationOptions
 
-DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0)
+# `read` is how long the upstream may stay silent; `total` bounds the generation.
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=20.0, write=20.0, pool=10.0)
+DEFAULT_TOTAL_SECONDS = 60.0
+# URLs, IPv4/IPv6 addresses and host:port pairs in an upstream's own messages.
+_ADDRESS = re.compile(
+    r"[a-z][a-z0-9+.-]*://\S+"
+    r"|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"
+    r"|\[[0-9a-f:.]+\](?::\d+)?|\b(?:[0-9a-f]{1,4}:){3,7}[0-9a-f]{1,4}\b"
+    r"|\b[\w.-]+\.[a-z]{2,}:\d+\b"
+    r"|\blocalhost(?::\d+)?\b",
+    re.IGNORECASE,
+)
+logger = logging.getLogger(__name__)
 # An estimate is enough upstream: ~4 characters per token for English BPE vocabularies.
 CHARS_PER_TOKEN = 4
 
@@ -41,9 +59,11 @@ class UpstreamModel:
         model: str = "",
         api_key: str = "",
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        total_seconds: float = DEFAULT_TOTAL_SECONDS,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.total_seconds = total_seconds
         self.name = model or "upstream"
         self.model = model
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -52,7 +72,12 @@ class UpstreamModel:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> UpstreamModel:
-        return cls(settings.llm_base_url, model=settings.llm_model, api_key=settings.llm_api_key)
+        return cls(
+            settings.llm_base_url,
+            model=settings.llm_model,
+            api_key=settings.llm_api_key,
+            total_seconds=settings.llm_timeout,
+        )
 
     def count_tokens(self, text: str) -> int:
         return -(-len(text) // CHARS_PER_TOKEN)
@@ -61,16 +86,30 @@ class UpstreamModel:
         await self._client.aclose()
 
     async def stream(self, messages: list[ChatMessage], options: GenerationOptions) -> AsyncGenerator[str, None]:
+        deadline = time.monotonic() + self.total_seconds
         try:
-            async with self._open_stream(messages, options) as response:
-                async for data in _sse_data(response):
+            async with contextlib.AsyncExitStack() as stack:
+                # Waiting for the status line counts against the deadline too.
+                opening = stack.enter_async_context(self._open_stream(messages, options))
+                try:
+                    response = await asyncio.wait_for(opening, self.total_seconds)
+                except TimeoutError as exc:
+                    raise _DeadlinePassed from exc
+                async for data in _sse_data(response, deadline):
                     if data == "[DONE]":
                         return
                     content = _content_delta(data)
                     if content:
                         yield content
+        except _DeadlinePassed as exc:
+            logger.warning("upstream LLM at %s: no complete answer within %gs", self.base_url, self.total_seconds)
+            raise UpstreamError(f"upstream LLM gave no complete answer within {self.total_seconds:g}s") from exc
         except httpx.HTTPError as exc:
-            raise UpstreamError(f"upstream LLM at {self.base_url} failed: {_describe(exc)}") from exc
+            logger.warning("upstream LLM at %s failed: %r", self.base_url, exc)
+            raise UpstreamError(f"upstream LLM failed: {_describe(exc)}") from exc
+        except UpstreamError as exc:
+            logger.warning("upstream LLM at %s: %s", self.base_url, exc.message)
+            raise
 
     @contextlib.asynccontextmanager
     async def _open_stream(
@@ -92,7 +131,7 @@ class UpstreamModel:
                 refused_shape = response.status_code in (400, 422, 500) and "response_format" in response.text
                 if not (refused_shape and shape != shapes[-1]):
                     raise UpstreamError(
-                        f"upstream LLM answered {response.status_code}: {_error_message(response)}"
+                        f"upstream LLM answered {response.status_code}: {scrub(_error_message(response))}"
                     )
 
     def _payload(
@@ -118,10 +157,32 @@ class UpstreamModel:
         return payload
 
 
-async def _sse_data(response: httpx.Response) -> AsyncIterator[str]:
+class _DeadlinePassed(Exception):
+    pass
+
+
+async def _lines_until(response: httpx.Response, deadline: float) -> AsyncIterator[str]:
+    """The response's lines, until `deadline` passes: keep-alives and trickles included."""
+    lines = response.aiter_lines()
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _DeadlinePassed
+            try:
+                yield await asyncio.wait_for(anext(lines), remaining)
+            except StopAsyncIteration:
+                return
+            except TimeoutError as exc:
+                raise _DeadlinePassed from exc
+    finally:
+        await lines.aclose()  # type: ignore[attr-defined]
+
+
+async def _sse_data(response: httpx.Response, deadline: float) -> AsyncIterator[str]:
     """The `data` of each server-sent event (multi-line data joined by newlines)."""
     lines: list[str] = []
-    async for line in response.aiter_lines():
+    async for line in _lines_until(response, deadline):
         if not line:
             if lines:
                 yield "\n".join(lines)
@@ -137,11 +198,11 @@ def _content_delta(data: str) -> str:
     try:
         chunk = json.loads(data)
     except json.JSONDecodeError as exc:
-        raise UpstreamError(f"upstream LLM sent an unreadable event: {data[:200]!r}") from exc
+        raise UpstreamError(f"upstream LLM sent an unreadable event: {scrub(data[:200])!r}") from exc
     if not isinstance(chunk, dict):
-        raise UpstreamError(f"upstream LLM sent an unexpected event: {data[:200]!r}")
+        raise UpstreamError(f"upstream LLM sent an unexpected event: {scrub(data[:200])!r}")
     if "error" in chunk:
-        raise UpstreamError(f"upstream LLM failed mid-stream: {_message_of(chunk)}")
+        raise UpstreamError(f"upstream LLM failed mid-stream: {scrub(_message_of(chunk))}")
     choices = chunk.get("choices") or [{}]
     delta = choices[0].get("delta") or {}
     content = delta.get("content")
@@ -166,5 +227,10 @@ def _message_of(body: Any) -> str:
     return json.dumps(body)[:500]
 
 
+def scrub(text: str) -> str:
+    """`text` with every URL, address and host:port replaced by `<address>`."""
+    return _ADDRESS.sub("<address>", text)
+
+
 def _describe(exc: httpx.HTTPError) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return f"{type(exc).__name__}: {scrub(str(exc))}" if str(exc) else type(exc).__name__

@@ -15,7 +15,7 @@ from deepcite.research.basis import FieldBasis, UrlCitation
 class Progress:
     """Research is under way: a query was issued, a page was read, a round ended."""
 
-    stage: Literal["search", "read", "rank", "plan", "write", "verify"]
+    stage: Literal["queue", "search", "read", "rank", "plan", "write", "verify"]
     message: str
 
 

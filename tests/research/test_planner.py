@@ -1,0 +1,39 @@
+"""Planning stays linear in the question's length, whatever its words."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from deepcite.research.planner import entities, first_queries
+
+# Each of these took minutes at 900 KB: a query per keyword re-read the whole entity,
+# and a run of sentence-start words was stripped one list copy at a time.
+LONG_QUESTIONS = {
+    "capitalised words": " ".join(f"Word{i}" for i in range(120_000)),
+    "sentence-start words": "What Is The " * 75_000,
+    "many entities": "Alpha of the Bravo, " * 45_000,
+}
+
+
+@pytest.mark.parametrize("name", LONG_QUESTIONS)
+def test_planning_a_900_kb_question_takes_well_under_a_second(name: str) -> None:
+    question = LONG_QUESTIONS[name]
+    assert len(question) >= 800_000
+    started = time.perf_counter()
+    queries = first_queries(question, 5)
+    entities(question)
+    assert time.perf_counter() - started < 1.5
+    assert 1 <= len(queries) <= 5
+
+
+def test_first_queries_are_unchanged_for_ordinary_questions() -> None:
+    queries = first_queries("Which NFL team represented the AFC at Super Bowl 50?", 5)
+    assert queries[0] == "Which NFL team represented the AFC at Super Bowl 50?"
+    assert '"Super Bowl 50" nfl team represented afc' in queries
+    assert len(queries) == len(set(queries))
+
+
+def test_leading_sentence_words_are_still_dropped() -> None:
+    assert entities("The The Denver Broncos won. What Is The Answer") == ["Denver Broncos", "Answer"]
