@@ -159,7 +159,10 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 def test_every_operation_of_the_openapi_document(fuzz_app: FastAPI) -> None:
     # Driven by hand rather than by schemathesis' pytest plugin, which predates pytest 9.
     schema = schemathesis.openapi.from_asgi("/openapi.json", fuzz_app)
-    operations = [result.ok() for result in schema.get_all_operations()]
+    # This app is built without a task store: its task routes answer 503 by design, and the
+    # task API's own input is tested against a real server in tests/e2e/test_tasks_e2e.py.
+    operations = [op for op in (result.ok() for result in schema.get_all_operations())
+                  if not op.path.startswith("/v1/tasks")]
     assert {op.path for op in operations} >= {"/v1/chat/completions", "/v1/search", "/v1/extract", "/healthz"}
     for operation in operations:
 

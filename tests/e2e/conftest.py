@@ -35,7 +35,7 @@ def task_server(tmp_path_factory: pytest.TempPathFactory, corpus_pages: dict[str
         api_keys=f"{API_KEY},{OTHER_KEY}",
         task_workers=str(TASK_WORKERS),
         rate_limit="100000/minute",
-        fetch_allow_hosts="127.0.0.1",  # the webhook receiver of test_webhooks_e2e
+        fetch_allow_hosts="127.0.0.1:*",  # the webhook receiver of test_webhooks_e2e, on any port
     )
     yield running
     running.stop()

@@ -29,8 +29,8 @@ def first_sentence(content: str) -> str:
     ("model", "question", "answers"),
     [
         ("speed", "What team won Super Bowl 50?", ["Denver"]),
-        ("speed", "Where was Super Bowl 50 played?", ["Levi's Stadium", "Santa Clara"]),
-        ("base", "Where was Super Bowl 50 played?", ["Levi's Stadium", "Santa Clara"]),
+        ("speed", "Where was Super Bowl 50 played?", ["Levi's Stadium", "Santa Clara", "San Francisco Bay Area"]),
+        ("base", "Where was Super Bowl 50 played?", ["Levi's Stadium", "Santa Clara", "San Francisco Bay Area"]),
         ("lite", "How many siblings did Tesla have?", ["four", "4", "three sisters", "Dane"]),
         ("lite", "Who founded the University of Chicago?", ["Rockefeller", "American Baptist Education Society"]),
     ],

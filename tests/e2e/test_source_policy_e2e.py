@@ -88,7 +88,7 @@ class WebHandler(LoopbackHandler):
 def web_server(tmp_path: Path) -> Iterator[tuple[RunningServer, WebSite]]:
     with serve_in_thread(WebHandler, WebSite) as site:
         running = launch(
-            tmp_path, search="searxng", searxng_url=site.base_url, fetch_allow_hosts="127.0.0.1,localhost",
+            tmp_path, search="searxng", searxng_url=site.base_url, fetch_allow_hosts="127.0.0.1:*,localhost:*",
             seed_sample_corpus="false",
         )
         try:

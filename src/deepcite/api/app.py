@@ -29,7 +29,7 @@ from deepcite.api.ratelimit import STATE_KEY, FailedAuthLimiter, RateLimitHeader
 from deepcite.api.schemas import ChatCompletionRequest, model_not_found, parse_chat_request, to_research_request
 from deepcite.api.search_extract import ExtractBody, SearchBody, SearchExtract, search_extract_router
 from deepcite.api.service import ResearchService
-from deepcite.api.tasks import tasks_router
+from deepcite.api.tasks import TaskRunBody, tasks_router
 from deepcite.config import Settings
 from deepcite.errors import DeepciteError
 from deepcite.mcp.server import MCP_PATH, McpEndpoint
@@ -168,7 +168,10 @@ def create_app(
 
     app.mount("/static", static_files(), name="static")
 
-    install_openapi(app, {CHAT_PATHS[0]: ChatCompletionRequest, "/v1/search": SearchBody, "/v1/extract": ExtractBody})
+    install_openapi(app, {
+        CHAT_PATHS[0]: ChatCompletionRequest, "/v1/search": SearchBody, "/v1/extract": ExtractBody,
+        "/v1/tasks/runs": TaskRunBody,
+    })
     # Innermost first: error rendering, then rate-limit headers, then metrics outermost.
     install_error_handlers(app)
     app.add_middleware(RateLimitHeadersMiddleware)
