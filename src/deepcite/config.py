@@ -53,6 +53,10 @@ def _coerce(setting: Setting, value: Any) -> Any:
         raise ConfigError(f"{setting.env_var}: cannot read {text!r} as {setting.type.__name__}") from exc
 
 
+# Shared by the setting and by an `EmbeddedModel` built without settings.
+DEFAULT_MODEL_CACHE = Path("~/.cache/deepcite/models")
+
+
 def _setting(default: T, doc: str) -> T:
     """A Settings field with its documentation, read by the CLI, README test and `SETTINGS`."""
     field: T = dataclasses.field(default=default, metadata={"doc": doc})
@@ -84,7 +88,7 @@ class Settings:
         "Embedded model when no upstream is set: qwen2.5-coder-1.5b, qwen2.5-coder-0.5b or smollm2-135m (small, weak).",
     )
     model_cache: Path = _setting(
-        Path("~/.cache/deepcite/models"), "Folder where the embedded model's chunks are joined once (1.1 GB)."
+        DEFAULT_MODEL_CACHE, "Folder where the embedded model's chunks are joined once (1.1 GB)."
     )
     llm_threads: int = _setting(2, "CPU threads of the embedded model.")
     llm_context: int = _setting(2048, "Context window of the embedded model, in tokens.")

@@ -19,7 +19,9 @@ def test_chunks_are_joined_in_order_into_the_pinned_file(tmp_path: Path) -> None
     path = SMALL_QWEN.path(tmp_path)  # joins, then checks the sha256 of the whole file
     assert path.parent == tmp_path and path.stat().st_size == SMALL_QWEN.size
     assert not list(tmp_path.glob("*.partial-*")), "no half-written file is left behind"
-    assert SMALL_QWEN.path(tmp_path) == path  # joined once: the second call only verifies
+    joined_at = path.stat().st_mtime_ns
+    assert SMALL_QWEN.path(tmp_path) == path
+    assert path.stat().st_mtime_ns == joined_at, "joined once: the second call only verifies"
 
 
 def test_a_model_file_whose_hash_does_not_match_is_refused_before_it_is_loaded(tmp_path: Path) -> None:

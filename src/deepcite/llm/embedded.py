@@ -22,7 +22,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from deepcite.config import ConfigError, Settings
+from deepcite.config import DEFAULT_MODEL_CACHE, ConfigError, Settings
 from deepcite.errors import DeepciteError, InvalidRequestError
 from deepcite.llm.base import ChatMessage, GenerationOptions
 from deepcite.llm.grammar import GrammarFilter, schema_to_gbnf
@@ -110,7 +110,7 @@ class EmbeddedModel:
         # the pinned file is joined into `cache_dir` and its hash checked when loading.
         self.model_path = model_path
         # Expanded here too: a `Settings` built in code keeps "~" as it was written.
-        self.cache_dir = (cache_dir or Path("~/.cache/deepcite/models")).expanduser()
+        self.cache_dir = (cache_dir or DEFAULT_MODEL_CACHE).expanduser()
         self.context = context
         self.threads = threads
         self._llama: Llama | None = None

@@ -5,6 +5,7 @@ It knows nothing of HTTP: it takes a `ResearchRequest` and yields `ResearchEvent
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -136,7 +137,8 @@ class ResearchEngine:
         async with aclosing(self.llm.stream(messages, options)) as pieces:
             async for piece in pieces:
                 text += piece
-        usage.prompt += sum(self.llm.count_tokens(m.content) for m in messages)
+        # Tokenizing the evidence again takes tens of milliseconds: not on the event loop.
+        usage.prompt += await asyncio.to_thread(lambda: sum(self.llm.count_tokens(m.content) for m in messages))
         usage.completion += self.llm.count_tokens(text)
         return text
 
@@ -168,9 +170,8 @@ class ResearchEngine:
         yield TextDelta(content)
         basis: list[FieldBasis] = json_basis(value, conversation.question, evidence)
         yield Basis(content, basis, [])
-        prompt = sum(self.llm.count_tokens(m.content) for m in messages)
+        prompt = await asyncio.to_thread(lambda: sum(self.llm.count_tokens(m.content) for m in messages))
         yield Done("stop", prompt, self.llm.count_tokens(content))
-
 
     async def _next_search(self, conversation: Conversation, evidence: list[Evidence]) -> str | None:
         """What the model says to look up next; None when it finds the question answered."""

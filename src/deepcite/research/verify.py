@@ -140,7 +140,7 @@ def check_claim(
     # joins the page of the bridge entity with the page that holds the answer.
     for i, (first, words, score) in enumerate(scored):
         if new_keys <= words and score >= MIN_SUPPORT:
-            return Verdict(True, "", [(first, score), *_also(scored, i, new_words)])
+            return Verdict(True, "", [(first, score), *_also(scored, i)])
         for second, more, _ in scored[i + 1 :]:
             joined = words | more
             if (new_keys <= joined and word_support(new_words, joined) >= MIN_SUPPORT
@@ -149,7 +149,7 @@ def check_claim(
     return Verdict(False, "no source states it", [])
 
 
-def _also(scored: list[tuple[Evidence, set[str], float]], chosen: int, new_words: set[str]) -> list[tuple[Evidence, float]]:
+def _also(scored: list[tuple[Evidence, set[str], float]], chosen: int) -> list[tuple[Evidence, float]]:
     """Other sources that state the claim as well: agreement, counted for confidence."""
     return [(e, s) for k, (e, w, s) in enumerate(scored) if k != chosen and s >= MIN_SUPPORT]
 
