@@ -21,9 +21,9 @@ QUESTION = "Who won Super Bowl 50?"
 def evidence() -> list[Evidence]:
     first = PAGE[PAGE.index("The American"):]
     return [
-        Evidence(1, "https://a.example/sb50", "Super Bowl 50", first, PAGE),
-        Evidence(2, "https://b.example/broncos", "Broncos", OTHER, OTHER),
-        Evidence(3, "https://c.example/coaches", "Coaches", COACHES, COACHES),
+        Evidence(1, "https://a.example/sb50", "Super Bowl 50", first, PAGE, relevance=0.7),
+        Evidence(2, "https://b.example/broncos", "Broncos", OTHER, OTHER, relevance=0.6),
+        Evidence(3, "https://c.example/coaches", "Coaches", COACHES, COACHES, relevance=0.3),
     ]
 
 
@@ -130,9 +130,13 @@ def test_unsupported_json_values_are_low_with_no_citations() -> None:
     assert basis["mascot"].confidence == "low" and not basis["mascot"].citations
 
 
-def test_confidence_needs_the_answer_coverage_and_agreement() -> None:
-    assert rate(False, 3, 1.0) == "low"
-    assert rate(True, 1, 0.3) == "low"
-    assert rate(True, 1, 0.9) == "medium"
-    assert rate(True, 2, 0.9) == "high"
+def test_confidence_needs_the_answer_coverage_relevance_and_a_short_span() -> None:
+    assert rate(None, 3, 1.0, 0.9) == "low"
+    assert rate("Denver Broncos", 1, 0.3, 0.9) == "low"  # half the question unexplained
+    assert rate("Denver Broncos", 1, 0.9, 0.4) == "low"  # found in a passage about something else
+    assert rate("Denver Broncos", 1, 0.9, 0.6) == "medium"
+    assert rate("Denver Broncos", 1, 0.9, 0.7) == "high"
+    assert rate("Denver Broncos", 2, 0.9, 0.55) == "high"  # two pages agree
+    assert rate("the team that beat the Panthers in the final", 2, 0.9, 0.9) == "medium"
+    assert rate("yes", 2, 0.9, 0.9) == "medium"
     assert support_score("It was that.", PAGE) == 0.0

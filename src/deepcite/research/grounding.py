@@ -13,13 +13,17 @@ from typing import Any
 from deepcite.research.basis import Citation, Confidence, FieldBasis
 from deepcite.research.evidence import Evidence, verbatim
 from deepcite.research.ranking import best_sentences
-from deepcite.research.reader import Reading, locate
+from deepcite.research.reader import YES_NO, Reading, locate
 from deepcite.research.text import content_words
 from deepcite.research.verify import MIN_SUPPORT, support_score
 from deepcite.research.writer import Claim
 
-COVERED_WELL = 0.85
-COVERED_PARTLY = 0.6
+COVERED_WELL = 0.8
+COVERED_PARTLY = 0.5
+# Encoder cosine of the question and the passage that states the answer.
+RELATED = 0.5
+CLOSELY_RELATED = 0.65
+SHORT_ANSWER_WORDS = 4
 _MAX_CITATIONS = 3
 
 
@@ -32,18 +36,23 @@ def question_coverage(question: str, texts: Iterable[str]) -> float:
     return len(words & found) / len(words)
 
 
-def rate(answered: bool, sources: int, coverage: float) -> Confidence:
+def rate(answer: str | None, sources: int, coverage: float, relevance: float) -> Confidence:
     """Confidence from the evidence alone.
 
-    `answered`: the short answer was found in the sources (not only said by the model);
+    `answer`: the short answer as found in the sources (None: only the model said it);
     `sources`: independent pages that state it; `coverage`: the share of the question's
-    words that the cited text explains. Calibrated on the development sets (see
-    bench/answer_quality): an answer whose cited text explains little of the question
-    is usually about something else.
+    words that the evidence read explains; `relevance`: the sentence encoder's cosine of
+    the question and the best passage stating the answer. Calibrated on the tune halves
+    of SQuAD and HotpotQA (bench/answer_quality): answers found in passages unlike the
+    question, or from evidence that leaves half the question unexplained, were mostly
+    wrong; long spans were mostly only partly the answer; yes/no is a coin the evidence
+    cannot show.
     """
-    if not answered or coverage < COVERED_PARTLY:
+    if answer is None or coverage < COVERED_PARTLY or relevance < RELATED:
         return "low"
-    if coverage >= COVERED_WELL and sources >= 2:
+    if len(answer.split()) > SHORT_ANSWER_WORDS or answer.lower() in YES_NO:
+        return "medium"
+    if coverage >= COVERED_WELL and (relevance >= CLOSELY_RELATED or sources >= 2):
         return "high"
     return "medium"
 
@@ -78,12 +87,13 @@ def content_basis(
     cited = [e for c in claims for e, _ in c.support[:_MAX_CITATIONS]]
     sources = len({e.source_key for e in reading.sources})
     citations = _citations([(c.text, e) for c in claims for e, _ in c.support[:_MAX_CITATIONS]])
-    coverage = question_coverage(question, (f"{c.title} {x}" for c in citations for x in c.excerpts))
-    confidence = rate(True, sources, coverage)
+    coverage = question_coverage(question, (f"{e.title} {e.text}" for e in evidence))
+    relevance = max((e.relevance for e in reading.sources), default=0.0)
+    confidence = rate(reading.answer, sources, coverage, relevance)
     pages = len({e.source_key for e in cited})
     reasoning = (
         f"The answer ({reading.answer!r}) is stated in {sources} independent source{'s' if sources != 1 else ''}; "
-        f"the answer cites {pages} page{'s' if pages != 1 else ''}, whose quoted text covers {coverage:.0%} "
+        f"the answer cites {pages} page{'s' if pages != 1 else ''}; the pages read cover {coverage:.0%} "
         "of the question's terms. Every sentence was checked against the cited text."
     )
     return FieldBasis("content", citations, reasoning, confidence)
@@ -100,11 +110,12 @@ def value_basis(field: str, value: Any, question: str, evidence: list[Evidence])
         return FieldBasis(field, [], "No source found states this value; treat it as unverified.", "low")
     sources = len({e.source_key for e, _ in backed})
     citations = _citations([(text, e) for e, _ in backed])
-    coverage = question_coverage(question, (f"{c.title} {x}" for c in citations for x in c.excerpts))
-    confidence = rate(locate(text, evidence).answer is not None, sources, coverage)
+    coverage = question_coverage(question, (f"{e.title} {e.text}" for e in evidence))
+    relevance = max(e.relevance for e, _ in backed)
+    confidence = rate(locate(text, evidence).answer, sources, coverage, relevance)
     reasoning = (
         f"The value is found in {sources} independent source{'s' if sources != 1 else ''} "
-        f"(best match {backed[0][1]:.0%} of its words); the quoted text covers {coverage:.0%} of the question's terms."
+        f"(best match {backed[0][1]:.0%} of its words); the pages read cover {coverage:.0%} of the question's terms."
     )
     return FieldBasis(field, citations, reasoning, confidence)
 

@@ -39,7 +39,8 @@ SAY_IN_A_SENTENCE = (
 
 FILL_JSON = (
     "Reply with the JSON object only. Each value is copied from the sources: a short exact "
-    "phrase, a number, or true/false. Leave a string empty when the sources do not say."
+    "phrase or a number; a yes-or-no question is answered yes or no (true or false where the "
+    "schema asks for a boolean). Leave a string empty when the sources do not say."
 )
 
 NEXT_SEARCH = (
