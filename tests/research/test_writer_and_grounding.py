@@ -130,6 +130,13 @@ def test_unsupported_json_values_are_low_with_no_citations() -> None:
     assert basis["mascot"].confidence == "low" and not basis["mascot"].citations
 
 
+def test_a_yes_or_no_value_cites_the_pages_compared_and_is_never_high() -> None:
+    for value in ("yes", True):
+        (basis,) = json_basis({"answer": value}, "Did the Denver Broncos win Super Bowl 50?", evidence())
+        assert {c.url for c in basis.citations} == {"https://a.example/sb50", "https://b.example/broncos"}
+        assert basis.confidence == "medium", basis
+
+
 def test_confidence_needs_the_answer_coverage_relevance_and_a_short_span() -> None:
     assert rate(None, 3, 1.0, 0.9) == "low"
     assert rate("Denver Broncos", 1, 0.3, 0.9) == "low"  # half the question unexplained
