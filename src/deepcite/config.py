@@ -76,8 +76,13 @@ class Settings:
     redis_url: str = _setting("", "Redis URL: shares rate limits, caches and task runs across workers when set.")
     max_body_bytes: int = _setting(1_000_000, "Largest request body accepted (413 above it).")
     max_question_tokens: int = _setting(1_000, "Longest question (last user message) accepted, in tokens (400 above it).")
-    queue_active: int = _setting(4, "Chat requests one model runs at once; more wait in its queue.")
+    # The embedded model writes one answer at a time: requests run side by side only share
+    # it, each slower. Raise it for an upstream model that serves many at once.
+    queue_active: int = _setting(1, "Chat requests one model runs at once; more wait in its queue.")
     queue_waiting: int = _setting(16, "Chat requests that may wait for one model; beyond, a 503 with retry-after at once.")
+    queue_max_wait: float = _setting(
+        30.0, "Seconds a chat request may be expected to wait in line; beyond, a 503 with retry-after at once."
+    )
     request_timeout: float = _setting(120.0, "Seconds one chat request may take in all, waiting included (504 after).")
     llm_base_url: str = _setting("", "OpenAI-compatible upstream LLM; empty means the embedded model.")
     llm_model: str = _setting("", "Model name sent to the upstream LLM.")

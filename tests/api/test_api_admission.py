@@ -150,6 +150,19 @@ async def test_a_request_that_could_not_make_its_deadline_is_refused_rather_than
     assert all(elapsed < 0.3 for r, elapsed in results if r.status_code == 503)
 
 
+async def test_a_request_expected_to_wait_too_long_is_refused_rather_than_queued(make_app: MakeApp) -> None:
+    sut = make_app([0.5, *answer_script()], queue_active=1, queue_waiting=10, queue_max_wait=0.7)
+    async with sut.client() as client:
+        await client.post("/v1/chat/completions", json=chat_body())  # teaches the queue a request takes ~0.5 s
+        results = await asyncio.gather(*(timed_post(client, chat_body()) for _ in range(4)))
+    statuses = [r.status_code for r, _ in results]
+    # One runs, one waits ~0.5 s; the next would wait ~1 s, more than the 0.7 s offered.
+    assert statuses.count(200) == 2 and statuses.count(503) == 2
+    assert all(elapsed < 0.3 for r, elapsed in results if r.status_code == 503)
+    refused = next(r for r, _ in results if r.status_code == 503)
+    assert int(refused.headers["retry-after"]) >= 1
+
+
 class SlowToStopEngine:
     """Research that takes its time to stop once cancelled, as a model mid-prompt does."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from deepcite.research.evidence import Evidence
 from deepcite.research.grounding import content_basis, json_basis, rate
-from deepcite.research.reader import clean_model_answer, closest_span, in_evidence_words, locate
+from deepcite.research.reader import clean_model_answer, closest_span, in_evidence_words, locate, options_offered
 from deepcite.research.verify import check_claim, key_terms, support_score
 from deepcite.research.writer import AnswerWriter, Claim, answer_as_sentence, model_sentence
 
@@ -102,6 +102,16 @@ def test_a_bridge_source_is_quoted_when_the_answer_leaves_the_question_unexplain
     assert cited == {film.url, person.url}
 
 
+def test_an_answer_of_only_the_question_words_is_none_unless_it_is_a_choice_offered() -> None:
+    operas = [Evidence(1, "https://a.example/parsifal", "Parsifal", "Parsifal is an opera in three acts.",
+                       "Parsifal is an opera in three acts.", relevance=0.7)]
+    assert locate("Parsifal", operas, "What did Wagner call Parsifal?").answer is None
+    question = "Which opera has more acts, Parsifal or Manon by Massenet?"
+    assert options_offered(question) == ("Parsifal", "Manon by Massenet")
+    assert locate("Parsifal", operas, question).answer == "Parsifal"
+    assert options_offered("Are Hot Rod and Wired both magazines?") is None
+
+
 def test_model_markers_are_dropped_from_its_sentence() -> None:
     assert model_sentence("The Broncos won [1][2]. They scored 24.") == "The Broncos won."
 
@@ -128,6 +138,13 @@ def test_unsupported_json_values_are_low_with_no_citations() -> None:
                                             evidence())}
     assert basis["winner"].citations and basis["winner"].confidence != "low"
     assert basis["mascot"].confidence == "low" and not basis["mascot"].citations
+
+
+def test_a_yes_or_no_value_cites_the_pages_compared_and_is_never_high() -> None:
+    for value in ("yes", True):
+        (basis,) = json_basis({"answer": value}, "Did the Denver Broncos win Super Bowl 50?", evidence())
+        assert {c.url for c in basis.citations} == {"https://a.example/sb50", "https://b.example/broncos"}
+        assert basis.confidence == "medium", basis
 
 
 def test_confidence_needs_the_answer_coverage_relevance_and_a_short_span() -> None:

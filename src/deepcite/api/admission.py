@@ -1,10 +1,10 @@
 """Back-pressure: a bounded queue per model, and an honest refusal beyond it.
 
 Each model (research profile) runs at most `active` requests at once and lets at
-most `waiting` more wait their turn, in order. A request beyond that, or one whose
-expected wait plus its own run would pass its deadline, is refused at once with a
-503 whose `retry-after` is the queue's expected drain time, instead of joining a
-line it would time out in. A waiting streaming client is told its place
+most `waiting` more wait their turn, in order. A request beyond that, one whose
+expected wait is longer than `max_wait`, or one whose expected wait plus its own run
+would pass its deadline, is refused at once with a 503 whose `retry-after` is the
+queue's expected drain time, instead of joining a line it would time out in. A waiting streaming client is told its place
 through progress events (`AdmittedEvents`).
 """
 
@@ -42,11 +42,14 @@ class _Waiter:
 class ModelQueue:
     """At most `active` requests of one model at once, `waiting` more in line."""
 
-    def __init__(self, model: str, *, active: int, waiting: int, deadline: float | None = None) -> None:
+    def __init__(
+        self, model: str, *, active: int, waiting: int, deadline: float | None = None, max_wait: float | None = None
+    ) -> None:
         self.model = model
         self.active_limit = max(1, active)
         self.waiting_limit = max(0, waiting)
         self.deadline = deadline  # a request's seconds in all: no use queueing one that cannot make it
+        self.max_wait = max_wait  # the longest expected wait in line worth offering
         self.active = 0
         self._line: collections.deque[_Waiter] = collections.deque()
         self._seconds: float | None = None  # moving average of a request's time in a slot, once one finished
@@ -60,15 +63,16 @@ class ModelQueue:
         if self.active < self.active_limit and not self._line:
             self.active += 1
             return Ticket(self, None)
-        hopeless = (
-            self.deadline is not None and self._seconds is not None and self.retry_after() + self._seconds > self.deadline
+        wait = self.retry_after()
+        hopeless = self._seconds is not None and (
+            (self.deadline is not None and wait + self._seconds > self.deadline)
+            or (self.max_wait is not None and wait > self.max_wait)
         )
         if len(self._line) >= self.waiting_limit or hopeless:
-            retry = self.retry_after()
             raise OverloadedError(
                 f"The `{self.model}` model is at capacity ({self.active} running, {len(self._line)} waiting). "
-                f"Please retry in {math.ceil(retry)}s.",
-                retry_after=retry,
+                f"Please retry in {math.ceil(wait)}s.",
+                retry_after=wait,
             )
         waiter = _Waiter(asyncio.get_running_loop().create_future())
         self._line.append(waiter)
@@ -139,16 +143,21 @@ class Ticket:
 class Admission:
     """The queues of every model, made on first use."""
 
-    def __init__(self, *, active: int, waiting: int, deadline: float | None = None) -> None:
+    def __init__(
+        self, *, active: int, waiting: int, deadline: float | None = None, max_wait: float | None = None
+    ) -> None:
         self.active = active
         self.waiting = waiting
         self.deadline = deadline
+        self.max_wait = max_wait
         self.queues: dict[str, ModelQueue] = {}
 
     def enter(self, model: str) -> Ticket:
         queue = self.queues.get(model)
         if queue is None:
-            queue = ModelQueue(model, active=self.active, waiting=self.waiting, deadline=self.deadline)
+            queue = ModelQueue(
+                model, active=self.active, waiting=self.waiting, deadline=self.deadline, max_wait=self.max_wait
+            )
             self.queues[model] = queue
         return queue.enter()
 

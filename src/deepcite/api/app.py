@@ -77,7 +77,10 @@ def create_app(
     limiter = RequestRateLimiter.from_settings(settings)
     auth_failures = FailedAuthLimiter.from_settings(settings)
     admission = Admission(
-        active=settings.queue_active, waiting=settings.queue_waiting, deadline=settings.request_timeout
+        active=settings.queue_active,
+        waiting=settings.queue_waiting,
+        deadline=settings.request_timeout,
+        max_wait=settings.queue_max_wait,
     )
     chat = ChatCompletions(
         engine, metrics, heartbeat_seconds=heartbeat_seconds, admission=admission, timeout=settings.request_timeout

@@ -25,6 +25,7 @@ RELATED = 0.5
 CLOSELY_RELATED = 0.65
 SHORT_ANSWER_WORDS = 4
 _MAX_CITATIONS = 3
+COMPARED_PAGES = 2  # a yes/no question compares two things, each on its page
 
 
 def question_coverage(question: str, texts: Iterable[str]) -> float:
@@ -102,6 +103,8 @@ def content_basis(
 def value_basis(field: str, value: Any, question: str, evidence: list[Evidence]) -> FieldBasis:
     """The basis of one JSON value: the evidence that states it."""
     text = _value_text(value)
+    if isinstance(value, bool) or text.strip().lower() in YES_NO:
+        return _yes_no_basis(field, question, evidence)
     if not text.strip():
         return FieldBasis(field, [], "The field is empty; there is nothing to support.", "low")
     scored = sorted(((e, support_score(text, e.text)) for e in evidence), key=lambda p: -p[1])
@@ -116,6 +119,25 @@ def value_basis(field: str, value: Any, question: str, evidence: list[Evidence])
     reasoning = (
         f"The value is found in {sources} independent source{'s' if sources != 1 else ''} "
         f"(best match {backed[0][1]:.0%} of its words); the pages read cover {coverage:.0%} of the question's terms."
+    )
+    return FieldBasis(field, citations, reasoning, confidence)
+
+
+def _yes_no_basis(field: str, question: str, evidence: list[Evidence]) -> FieldBasis:
+    """A yes or no states no span of the sources: it compares what the pages most like the question say."""
+    best: dict[str, Evidence] = {}
+    for e in sorted(evidence, key=lambda e: -e.relevance):
+        best.setdefault(e.source_key, e)
+    compared = list(best.values())[:COMPARED_PAGES]
+    if not compared:
+        return FieldBasis(field, [], "No source was read; the answer is unverified.", "low")
+    citations = _citations([(question, e) for e in compared])
+    coverage = question_coverage(question, (f"{e.title} {e.text}" for e in evidence))
+    confidence = rate("yes", len(compared), coverage, max(e.relevance for e in compared))
+    reasoning = (
+        f"A yes-or-no answer compares what the sources say: it rests on the {len(compared)} "
+        f"page{'s' if len(compared) != 1 else ''} closest to the question; the pages read cover {coverage:.0%} "
+        "of the question's terms."
     )
     return FieldBasis(field, citations, reasoning, confidence)
 

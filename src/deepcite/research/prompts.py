@@ -14,7 +14,7 @@ from typing import Any
 from deepcite.llm.base import ChatMessage
 from deepcite.research.conversation import Conversation
 from deepcite.research.evidence import Evidence
-from deepcite.research.reader import NOT_FOUND
+from deepcite.research.reader import NOT_FOUND, options_offered
 
 SYSTEM_PROMPT = (
     "You are deepcite, a research assistant. You answer questions using only the numbered "
@@ -26,6 +26,7 @@ READ_ANSWER = (
     "date or short phrase), not a sentence."
 )
 READ_YES_NO = "Reply with only yes or no."
+READ_CHOICE = "Reply with only the one the sources point to: {} or {}."
 # A question opened by one of these asks for yes or no ("Are X and Y of the same nationality?").
 _YES_NO_OPENERS = ("is", "are", "was", "were", "do", "does", "did", "can", "could", "has", "have", "had", "will")
 # Offered only when the evidence is weakly related to the question: a small model offered
@@ -79,7 +80,11 @@ def with_step(start: list[ChatMessage], step: str) -> list[ChatMessage]:
 def read_answer_messages(
     conversation: Conversation, evidence: list[Evidence], *, may_decline: bool
 ) -> list[ChatMessage]:
-    step = READ_YES_NO if asks_yes_or_no(conversation.question) else READ_ANSWER
+    options = options_offered(conversation.question)
+    if options is not None:
+        step = READ_CHOICE.format(*options)
+    else:
+        step = READ_YES_NO if asks_yes_or_no(conversation.question) else READ_ANSWER
     return with_step(sources_turns(conversation, evidence), step + (MAY_DECLINE if may_decline else ""))
 
 

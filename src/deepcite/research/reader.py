@@ -30,6 +30,8 @@ _NUMBER_WORDS = {
     ))
 }
 _TRAILING = " .,;:!?\"'“”‘’()[]"
+# "..., A or B?": the last comma-free stretch before "or", and what follows it.
+_OPTIONS = re.compile(r"(?:,|:|\b(?:between|is|was|are|were))\s+([^,:?]+?),?\s+or\s+([^,:?]+?)\s*\?$", re.I)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,16 +57,25 @@ def clean_model_answer(text: str) -> str:
     return line.strip(_TRAILING)
 
 
+def options_offered(question: str) -> tuple[str, str] | None:
+    """The two choices a question names ("Which is older, the Ford Falcon or the Mini?")."""
+    match = _OPTIONS.search(question.strip())
+    return (match[1].strip(), match[2].strip()) if match else None
+
+
 def locate(said: str, evidence: Sequence[Evidence], question: str = "") -> Reading:
     """Find what the model said in the evidence, as the evidence's own words.
 
     An answer made only of the question's own words ("Ethiopia" for "what did it secure
-    for Ethiopia?") answers nothing.
+    for Ethiopia?") answers nothing, unless it is one of the choices the question offers.
     """
     answer = clean_model_answer(said)
     if not normalize_answer(answer) or NOT_FOUND.lower() in answer.lower():
         return Reading(None, [], said)
-    if question and set(content_words(answer)) <= set(content_words(question)):
+    options = options_offered(question) or ()
+    # "Manon" for the choice "Manon by Massenet": the answer is drawn from one of the choices.
+    chosen = any(set(content_words(answer)) <= set(content_words(option)) for option in options)
+    if question and not chosen and set(content_words(answer)) <= set(content_words(question)):
         return Reading(None, [], said)
     if answer.lower() in YES_NO:
         # A yes/no answer compares what the sources say; it is no span of them.
