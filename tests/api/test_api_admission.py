@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from api_harness import MakeApp, answer_script, chat_body, sse_chunks
 
 from deepcite.api.app import create_app
@@ -139,28 +140,20 @@ async def test_time_waiting_in_line_counts_against_the_deadline(make_app: MakeAp
     assert (queue.active, queue.waiting) == (0, 0)
 
 
-async def test_a_request_that_could_not_make_its_deadline_is_refused_rather_than_queued(make_app: MakeApp) -> None:
-    sut = make_app([0.5, *answer_script()], queue_active=1, queue_waiting=10, request_timeout=1.2)
+# A request takes ~0.5 s: one runs, one waits ~0.5 s (0.5 s + its own 0.5 s fit in 1.2 s), and
+# a third in line would wait ~1 s: past a 1.2 s deadline, or longer than 0.7 s offered.
+@pytest.mark.parametrize("limit", [{"request_timeout": 1.2}, {"queue_max_wait": 0.7}], ids=["deadline", "max_wait"])
+async def test_a_request_that_would_wait_too_long_is_refused_rather_than_queued(
+    make_app: MakeApp, limit: dict[str, float]
+) -> None:
+    sut = make_app([0.5, *answer_script()], queue_active=1, queue_waiting=10, **limit)
     async with sut.client() as client:
         await client.post("/v1/chat/completions", json=chat_body())  # teaches the queue a request takes ~0.5 s
         results = await asyncio.gather(*(timed_post(client, chat_body()) for _ in range(4)))
     statuses = [r.status_code for r, _ in results]
-    # One runs, one waits (0.5 s + its own 0.5 s fit in 1.2 s); a third in line could not make it.
     assert statuses.count(200) == 2 and statuses.count(503) == 2
-    assert all(elapsed < 0.3 for r, elapsed in results if r.status_code == 503)
-
-
-async def test_a_request_expected_to_wait_too_long_is_refused_rather_than_queued(make_app: MakeApp) -> None:
-    sut = make_app([0.5, *answer_script()], queue_active=1, queue_waiting=10, queue_max_wait=0.7)
-    async with sut.client() as client:
-        await client.post("/v1/chat/completions", json=chat_body())  # teaches the queue a request takes ~0.5 s
-        results = await asyncio.gather(*(timed_post(client, chat_body()) for _ in range(4)))
-    statuses = [r.status_code for r, _ in results]
-    # One runs, one waits ~0.5 s; the next would wait ~1 s, more than the 0.7 s offered.
-    assert statuses.count(200) == 2 and statuses.count(503) == 2
-    assert all(elapsed < 0.3 for r, elapsed in results if r.status_code == 503)
-    refused = next(r for r, _ in results if r.status_code == 503)
-    assert int(refused.headers["retry-after"]) >= 1
+    refused = [r for r, elapsed in results if r.status_code == 503 and elapsed < 0.3]
+    assert len(refused) == 2 and all(int(r.headers["retry-after"]) >= 1 for r in refused)
 
 
 class SlowToStopEngine:

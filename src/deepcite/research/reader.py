@@ -30,7 +30,7 @@ _NUMBER_WORDS = {
     ))
 }
 _TRAILING = " .,;:!?\"'“”‘’()[]"
-# "..., A or B?": the last comma-free stretch before "or", and what follows it.
+# The two choices that end a question: "Which is older, A or B?", "Is it A or B?".
 _OPTIONS = re.compile(r"(?:,|:|\b(?:between|is|was|are|were))\s+([^,:?]+?),?\s+or\s+([^,:?]+?)\s*\?$", re.I)
 
 
@@ -72,10 +72,10 @@ def locate(said: str, evidence: Sequence[Evidence], question: str = "") -> Readi
     answer = clean_model_answer(said)
     if not normalize_answer(answer) or NOT_FOUND.lower() in answer.lower():
         return Reading(None, [], said)
-    options = options_offered(question) or ()
+    words = set(content_words(answer))
     # "Manon" for the choice "Manon by Massenet": the answer is drawn from one of the choices.
-    chosen = any(set(content_words(answer)) <= set(content_words(option)) for option in options)
-    if question and not chosen and set(content_words(answer)) <= set(content_words(question)):
+    chosen = bool(words) and any(words <= set(content_words(option)) for option in options_offered(question) or ())
+    if question and not chosen and words <= set(content_words(question)):
         return Reading(None, [], said)
     if answer.lower() in YES_NO:
         # A yes/no answer compares what the sources say; it is no span of them.
