@@ -37,6 +37,11 @@ def question_coverage(question: str, texts: Iterable[str]) -> float:
     return len(words & found) / len(words)
 
 
+def evidence_coverage(question: str, evidence: list[Evidence]) -> float:
+    """Share of the question's content words that the pages read explain (titles included)."""
+    return question_coverage(question, (f"{e.title} {e.text}" for e in evidence))
+
+
 def rate(answer: str | None, sources: int, coverage: float, relevance: float) -> Confidence:
     """Confidence from the evidence alone.
 
@@ -88,7 +93,7 @@ def content_basis(
     cited = [e for c in claims for e, _ in c.support[:_MAX_CITATIONS]]
     sources = len({e.source_key for e in reading.sources})
     citations = _citations([(c.text, e) for c in claims for e, _ in c.support[:_MAX_CITATIONS]])
-    coverage = question_coverage(question, (f"{e.title} {e.text}" for e in evidence))
+    coverage = evidence_coverage(question, evidence)
     relevance = max((e.relevance for e in reading.sources), default=0.0)
     confidence = rate(reading.answer, sources, coverage, relevance)
     pages = len({e.source_key for e in cited})
@@ -100,11 +105,11 @@ def content_basis(
     return FieldBasis("content", citations, reasoning, confidence)
 
 
-def value_basis(field: str, value: Any, question: str, evidence: list[Evidence]) -> FieldBasis:
-    """The basis of one JSON value: the evidence that states it."""
+def value_basis(field: str, value: Any, question: str, evidence: list[Evidence], coverage: float) -> FieldBasis:
+    """The basis of one JSON value: the evidence that states it. `coverage`: see `evidence_coverage`."""
     text = _value_text(value)
     if isinstance(value, bool) or text.strip().lower() in YES_NO:
-        return _yes_no_basis(field, question, evidence)
+        return _yes_no_basis(field, text.strip().lower() or ("yes" if value else "no"), question, evidence, coverage)
     if not text.strip():
         return FieldBasis(field, [], "The field is empty; there is nothing to support.", "low")
     scored = sorted(((e, support_score(text, e.text)) for e in evidence), key=lambda p: -p[1])
@@ -113,7 +118,6 @@ def value_basis(field: str, value: Any, question: str, evidence: list[Evidence])
         return FieldBasis(field, [], "No source found states this value; treat it as unverified.", "low")
     sources = len({e.source_key for e, _ in backed})
     citations = _citations([(text, e) for e, _ in backed])
-    coverage = question_coverage(question, (f"{e.title} {e.text}" for e in evidence))
     relevance = max(e.relevance for e, _ in backed)
     confidence = rate(locate(text, evidence).answer, sources, coverage, relevance)
     reasoning = (
@@ -123,7 +127,7 @@ def value_basis(field: str, value: Any, question: str, evidence: list[Evidence])
     return FieldBasis(field, citations, reasoning, confidence)
 
 
-def _yes_no_basis(field: str, question: str, evidence: list[Evidence]) -> FieldBasis:
+def _yes_no_basis(field: str, answer: str, question: str, evidence: list[Evidence], coverage: float) -> FieldBasis:
     """A yes or no states no span of the sources: it compares what the pages most like the question say."""
     best: dict[str, Evidence] = {}
     for e in sorted(evidence, key=lambda e: -e.relevance):
@@ -132,8 +136,7 @@ def _yes_no_basis(field: str, question: str, evidence: list[Evidence]) -> FieldB
     if not compared:
         return FieldBasis(field, [], "No source was read; the answer is unverified.", "low")
     citations = _citations([(question, e) for e in compared])
-    coverage = question_coverage(question, (f"{e.title} {e.text}" for e in evidence))
-    confidence = rate("yes", len(compared), coverage, max(e.relevance for e in compared))
+    confidence = rate(answer, len(compared), coverage, max(e.relevance for e in compared))
     reasoning = (
         f"A yes-or-no answer compares what the sources say: it rests on the {len(compared)} "
         f"page{'s' if len(compared) != 1 else ''} closest to the question; the pages read cover {coverage:.0%} "
@@ -145,12 +148,13 @@ def _yes_no_basis(field: str, question: str, evidence: list[Evidence]) -> FieldB
 def json_basis(value: Any, question: str, evidence: list[Evidence]) -> list[FieldBasis]:
     """One entry per top-level field, and one per array element as `field.N`."""
     items = value.items() if isinstance(value, dict) else [("content", value)]
+    coverage = evidence_coverage(question, evidence)  # the same for every field
     basis: list[FieldBasis] = []
     for field, field_value in items:
-        basis.append(value_basis(field, field_value, question, evidence))
+        basis.append(value_basis(field, field_value, question, evidence, coverage))
         if isinstance(field_value, list):
             basis.extend(
-                value_basis(f"{field}.{i}", element, question, evidence)
+                value_basis(f"{field}.{i}", element, question, evidence, coverage)
                 for i, element in enumerate(field_value)
             )
     return basis
