@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from deepcite.research.planner import entities, first_queries
+from deepcite.research.planner import entities, first_queries, follow_up_queries, names_title, title_names
 
 # Each of these took minutes at 900 KB: a query per keyword re-read the whole entity,
 # and a run of sentence-start words was stripped one list copy at a time.
@@ -37,3 +37,22 @@ def test_first_queries_are_unchanged_for_ordinary_questions() -> None:
 
 def test_leading_sentence_words_are_still_dropped() -> None:
     assert entities("The The Denver Broncos won. What Is The Answer") == ["Denver Broncos", "Answer"]
+
+
+def test_an_entity_ends_where_its_sentence_ends_but_not_at_initials() -> None:
+    assert entities("It flows through Lower Saxony. It joins the Ems.") == ["Lower Saxony", "Ems"]
+    assert entities("Peter Pan was written by J. M. Barrie in London.") == ["Peter Pan", "J. M. Barrie", "London"]
+    assert entities("Music by Pasek & Paul.") == ["Music", "Pasek & Paul"]
+
+
+def test_a_page_is_linked_by_its_title_without_the_disambiguation() -> None:
+    assert title_names("Kiss and Tell (1945 film)", "Kiss and Tell")
+    assert title_names("Pasek and Paul", "Pasek & Paul")
+    assert not title_names("Reed A. Albee", "Edward Albee")
+    assert names_title("Who starred in the film Kiss and Tell?", "Kiss and Tell (1945 film)")
+    assert not names_title("Who starred in the film Kiss and Tell Me?", "Tell Me Why")
+
+
+def test_leads_are_names_searched_alone_and_never_dates() -> None:
+    leads = follow_up_queries("Who founded the prize?", ["It was founded on July 26, 1931 by Mira Castellan."], set(), 5)
+    assert leads == [("Mira Castellan", '"Mira Castellan"')]

@@ -102,6 +102,45 @@ def test_a_bridge_source_is_quoted_when_the_answer_leaves_the_question_unexplain
     assert cited == {film.url, person.url}
 
 
+def test_the_page_that_named_the_answers_page_is_cited_with_it() -> None:
+    # The ship's page shares no title word with the answer's page: only the hop links them.
+    ship = Evidence(1, "https://w.example/SS_General_von_Steuben", "SS General von Steuben",
+                    "SS General von Steuben was a German liner launched as the München in 1930.", "")
+    general = Evidence(2, "https://w.example/Friedrich_Wilhelm_von_Steuben", "Friedrich Wilhelm von Steuben",
+                       "Baron von Steuben served as inspector general of the Continental Army.", "",
+                       led_from=ship.url)
+    question = "What army did the namesake of the ship launched as the München in 1930 fight in?"
+    writer = AnswerWriter([ship, general], question)
+    reading = locate("Continental Army", [ship, general], question)
+    writer.emit(Claim(answer_as_sentence(reading.answer or ""), [(e, 1.0) for e in reading.sources]))
+    for quote in writer.supporting_quotes(reading):
+        writer.emit(quote)
+    assert {a.url for a in writer.annotations} == {ship.url, general.url}
+    assert "launched as the München in 1930" in writer.content
+
+
+def test_every_page_a_comparison_names_is_cited() -> None:
+    albee = Evidence(1, "https://w.example/Edward_Albee", "Edward Albee",
+                     "Edward Albee (March 12, 1928 – September 16, 2016) was an American playwright.", "")
+    barrie = Evidence(2, "https://w.example/J._M._Barrie", "J. M. Barrie",
+                      "Sir James Matthew Barrie (9 May 1860 – 19 June 1937) was a Scottish playwright.", "")
+    foundation = Evidence(3, "https://w.example/Albee_Foundation", "Edward F. Albee Foundation",
+                          "The foundation was started by playwright Edward Albee in 1967.", "")
+    question = "Which playwright lived a longer life, Edward Albee or J. M. Barrie?"
+    writer = AnswerWriter([foundation, barrie, albee], question)
+    reading = locate("Edward Albee", [foundation, barrie, albee], question)
+    writer.emit(Claim(answer_as_sentence(reading.answer or ""), [(e, 1.0) for e in reading.sources]))
+    for quote in writer.supporting_quotes(reading):
+        writer.emit(quote)
+    assert {albee.url, barrie.url} <= {a.url for a in writer.annotations}
+
+
+def test_a_plain_no_is_read_as_the_answer_to_a_yes_or_no_question() -> None:
+    # "no" is a stop word: it once counted as "only the question's words" and abstained.
+    reading = locate("No.", evidence(), "Were the two films directed by the same person?")
+    assert reading.answer == "no" and reading.yes_no
+
+
 def test_an_answer_of_only_the_question_words_is_none_unless_it_is_a_choice_offered() -> None:
     operas = [Evidence(1, "https://a.example/parsifal", "Parsifal", "Parsifal is an opera in three acts.",
                        "Parsifal is an opera in three acts.", relevance=0.7)]

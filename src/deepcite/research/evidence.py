@@ -15,6 +15,7 @@ class Evidence:
     page_text: str
     lead: str = ""  # the sentence of `text` that best answers the question
     relevance: float = 0.0  # the sentence encoder's cosine of question and title + text
+    led_from: str = ""  # the url of the page whose text named this one (the hop before it)
 
     @property
     def source_key(self) -> str:

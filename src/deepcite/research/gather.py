@@ -6,9 +6,11 @@ excerpts that fits the profile's prompt budget.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import itertools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from deepcite.errors import DeepciteError
@@ -17,7 +19,7 @@ from deepcite.research.conversation import Conversation
 from deepcite.research.events import Progress
 from deepcite.research.evidence import Evidence, verbatim
 from deepcite.research.grounding import question_coverage
-from deepcite.research.planner import first_queries, follow_up_queries
+from deepcite.research.planner import entities, first_queries, follow_up_queries, names_title, title_names
 from deepcite.research.profiles import ResearchProfile
 from deepcite.research.ranking import Candidate, RankedPassage, rank_passages
 from deepcite.research.sentences import ScoredSentence, score_sentences
@@ -28,7 +30,7 @@ from deepcite.search.passages import split_passages
 
 MIN_REMOTE_PAGES = 2  # web pages read even by a profile that reads none, to quote them
 MIN_READ_SECONDS = 0.5
-MAX_HOP_PASSAGES = 2  # evidence slots kept for what following leads found
+MAX_HOP_PASSAGES = 2  # passages kept of what each round of leads found
 
 
 class ReadPage(Protocol):
@@ -58,6 +60,7 @@ class Findings:
     leads: list[str] = dataclasses.field(default_factory=list)
     ranked: list[RankedPassage] = dataclasses.field(default_factory=list)  # for the question
     hops: list[RankedPassage] = dataclasses.field(default_factory=list)  # for the leads followed
+    led_from: dict[str, str] = dataclasses.field(default_factory=dict)  # page -> the page that named it
     evidence: list[Evidence] = dataclasses.field(default_factory=list)
 
     def add(self, candidate: Candidate) -> None:
@@ -83,17 +86,19 @@ class Researcher:
         """Run the profile's rounds, yielding progress; leaves the evidence in `findings`."""
         deadline = time.monotonic() + profile.time_budget
         question = conversation.search_text
-        async for progress in self._round(first_queries(question, profile.queries), profile, findings, deadline):
+        queries = first_queries(question, profile.queries)
+        async for progress in self._round(queries, profile, findings, deadline, named=entities(question)):
             yield progress
         findings.ranked = await self._rank(question, list(findings.candidates.values()), profile)
         for _ in range(profile.rounds - 1):
-            top = [r.candidate.text for r in findings.ranked[: profile.evidence_passages]]
+            top = [r.candidate for r in [*findings.ranked[: profile.evidence_passages], *findings.hops]]
             # Follow leads only while the evidence leaves words of the question unexplained.
             # Without the model, follow leads only while words of the question are unexplained
             # (a bridge question's words may all be on the first page while its answer is not).
-            if time.monotonic() >= deadline or (not profile.model_leads and question_coverage(question, top) >= 1.0):
+            texts = [c.text for c in top]
+            if time.monotonic() >= deadline or (not profile.model_leads and question_coverage(question, texts) >= 1.0):
                 break
-            leads = follow_up_queries(question, top, set(findings.leads), profile.queries)
+            leads = follow_up_queries(question, texts, set(findings.leads), profile.queries)
             if profile.model_leads and self.next_search is not None:
                 # IRCoT-style: the model reads what was found and names the missing link;
                 # the entities of the evidence remain the fallback.
@@ -112,21 +117,39 @@ class Researcher:
             findings.leads.extend(entity for entity, _ in leads)
             yield Progress("plan", "following leads: " + "; ".join(entity for entity, _ in leads))
             known = set(findings.candidates)
-            queries = [query for _, query in leads]
-            async for progress in self._round(queries, profile, findings, deadline):
+            names = [entity for entity, _ in leads]
+            async for progress in self._round([query for _, query in leads], profile, findings, deadline, names):
                 yield progress
             new = [c for key, c in findings.candidates.items() if key not in known]
-            # The next hop's passages answer the lead, not the question: rank them by the lead.
-            findings.hops.extend((await self._rank(" ".join(queries), new, profile))[:MAX_HOP_PASSAGES])
+            # The page a lead's name titles is the hop (other pages only when no lead has one);
+            # its passages are ranked by the question, whose rest they should answer.
+            linked = [c for c in new if any(title_names(c.title, name) for name in names)]
+            for c in linked:
+                named_by = next((t.url for t in top if names_title(t.text, c.title)), None)
+                if named_by is not None:
+                    findings.led_from.setdefault(c.url, named_by)
+            hops = await self._rank(" ".join([question, *names]), linked or new, profile)
+            findings.hops.extend(hops[:MAX_HOP_PASSAGES])
         findings.evidence = await self._evidence(conversation, profile, findings)
 
     async def _round(
-        self, queries: list[str], profile: ResearchProfile, findings: Findings, deadline: float
+        self,
+        queries: list[str],
+        profile: ResearchProfile,
+        findings: Findings,
+        deadline: float,
+        named: Sequence[str] = (),
     ) -> AsyncIterator[Progress]:
         for query in queries:
             yield Progress("search", f"searching: {query}")
         timeout = max(MIN_READ_SECONDS, deadline - time.monotonic())
-        hits, _ = await search_everywhere(self.providers, queries, limit=profile.hits_per_query, within=timeout)
+        found = await asyncio.gather(
+            *(search_everywhere(self.providers, [q], limit=profile.hits_per_query, within=timeout) for q in queries)
+        )
+        # Pages are read in turns, each query's best first, so that every query gets its page
+        # read; and before them the pages titled with a name searched for: they are the hops.
+        hits = [hit for turn in itertools.zip_longest(*(h for h, _ in found)) for hit in turn if hit is not None]
+        hits.sort(key=lambda hit: not any(title_names(hit.title, name) for name in named))
         for hit in hits:
             findings.add(Candidate.from_hit(hit).located())
         urls = [u for u in dict.fromkeys(h.url for h in hits) if u not in findings.pages]
@@ -165,36 +188,52 @@ class Researcher:
     async def _evidence(
         self, conversation: Conversation, profile: ResearchProfile, findings: Findings
     ) -> list[Evidence]:
-        """The best passages for the question, then those of the leads followed, cut to their best sentences."""
-        hop_slots = min(len(findings.hops), MAX_HOP_PASSAGES, profile.evidence_passages // 2)
-        chosen = await self._excerpts(
-            conversation.search_text,
-            [r.candidate for r in findings.ranked[: profile.evidence_passages * 2]],
-            profile.evidence_passages - hop_slots,
-            profile,
-            profile.evidence_tokens,
-        )
-        if hop_slots:
-            taken = {(c.url, c.start) for c, _, _ in chosen}
-            hops = [r.candidate for r in findings.hops if (r.candidate.url, r.candidate.start) not in taken]
-            spent = sum(self.count_tokens(text) for _, text, _ in chosen)
-            lead_query = " ".join([conversation.search_text, *findings.leads])
-            chosen += await self._excerpts(lead_query, hops, hop_slots, profile, profile.evidence_tokens - spent)
-        relevance = await self.embedder.similarity(conversation.search_text, [f"{c.title}. {t}" for c, t, _ in chosen])
+        """The best passages for the question, one per page first, cut to their best sentences.
+
+        A multi-hop profile first takes, after the best passage, the pages the question names
+        by title, then the pages those name (the bridge's page, as a hyperlink would lead),
+        then the pages the leads found: an answer may need each of them.
+        """
+        question = conversation.search_text
+        pool = [r.candidate for r in [*findings.ranked[: profile.evidence_passages * 2], *findings.hops]]
+        first = [c.url for c in pool[:1]]
+        if profile.rounds > 1:
+            by_page: dict[str, list[Candidate]] = {}
+            for c in [*pool, *findings.candidates.values()]:
+                by_page.setdefault(c.url, []).append(c)
+            titles = {url: passages[0].title for url, passages in by_page.items()}
+            named = [url for url in titles if names_title(question, titles[url])]
+            linked = []
+            for linking in dict.fromkeys([*first, *named]):
+                for url in titles:
+                    if url != linking and names_title(by_page[linking][0].text, titles[url]):
+                        linked.append(url)
+                        findings.led_from.setdefault(url, linking)
+            first = list(dict.fromkeys([*first, *named, *linked, *(r.url for r in findings.hops)]))
+            first = first[: profile.evidence_passages]
+            pool += [c for url in first for c in by_page[url]]
+        chosen = await self._excerpts(question, pool, profile, first)
+        relevance = await self.embedder.similarity(question, [f"{c.title}. {t}" for c, t, _ in chosen])
         return [
-            Evidence(n, c.url, c.title, text, c.page_text or "", lead, relevance[n - 1])
+            Evidence(n, c.url, c.title, text, c.page_text or "", lead, relevance[n - 1], findings.led_from.get(c.url, ""))
             for n, (c, text, lead) in enumerate(chosen, start=1)
         ]
 
     async def _excerpts(
-        self, query: str, passages: list[Candidate], count: int, profile: ResearchProfile, budget: int
+        self, query: str, passages: list[Candidate], profile: ResearchProfile, first: list[str]
     ) -> list[tuple[Candidate, str, str]]:
-        """Up to `count` (passage, excerpt, best sentence), best first, within `budget` tokens."""
-        scored = await score_sentences(query, passages, embedder=self.embedder)
+        """Up to the profile's count of (passage, excerpt, best sentence) within its token budget:
+        the best of each page in `first`, then the best of the rest."""
+        scored = await score_sentences(query, list(dict.fromkeys(passages)), embedder=self.embedder)
+        best_of: dict[str, ScoredSentence] = {}
+        for sentence in scored:
+            best_of.setdefault(sentence.passage.url, sentence)
+        order = [*(best_of[url] for url in first if url in best_of), *scored]
         chosen: list[tuple[Candidate, str, str]] = []
         done: set[int] = set()
-        for best in scored:
-            if len(chosen) == count or budget <= 0:
+        budget = profile.evidence_tokens
+        for best in order:
+            if len(chosen) == profile.evidence_passages or budget <= 0:
                 break
             if id(best.passage) in done:
                 continue

@@ -1,8 +1,8 @@
 """Plan searches from the question and, in later rounds, from what the evidence revealed.
 
-The embedded model is too weak to plan a second hop, so leads come from the evidence
-itself: named entities and titles that the best passages mention but the question
-does not, searched together with the question's words the evidence still lacks.
+Leads come from the evidence itself (the model may name one more, see `gather`): named
+entities that the best passages mention but the question does not. Each is searched by
+its name, and the page whose title names it is the next hop, as a hyperlink would be.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import itertools
 import re
 from collections.abc import Sequence
 
-from deepcite.research.text import content_words
+from deepcite.research.text import content_words, normalize_answer
 
 # Runs of capitalised words (allowing a few joiners and numbers): "Super Bowl 50", "University of Chicago".
 _ENTITY = re.compile(
-    r"\b[A-Z][\w'’.-]*(?:\s+(?:(?:of|the|de|du|von|van|and|for|on)\s+)?(?:[A-Z][\w'’.-]*|\d+))*"
+    r"\b[A-Z][\w'’.-]*(?:\s+(?:(?:of|the|de|du|von|van|and|for|on|&)\s+)?(?:[A-Z][\w'’.-]*|\d+))*"
 )
 _SENTENCE_START_WORDS = {"The", "A", "An", "In", "On", "At", "It", "He", "She", "They", "This", "That",
                          "These", "Those", "His", "Her", "Its", "Their", "There", "After", "Before",
@@ -26,17 +26,57 @@ _SENTENCE_START_WORDS = {"The", "A", "An", "In", "On", "At", "It", "He", "She", 
                          "Did", "Does", "Do", "Is", "Are", "Was", "Were", "Can", "Could", "Will", "Would"}
 
 
+# A word that ends a sentence ("Saxony." in "Lower Saxony. It flows") ends the phrase; initials
+# ("J. M. Barrie") and abbreviations ("St. Paul") do not.
+_ABBREVIATIONS = {"st", "mt", "mr", "mrs", "ms", "dr", "jr", "sr", "co", "inc", "ltd", "no", "vs"}
+_MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september",
+           "october", "november", "december"}
+_PARENTHETICAL = re.compile(r"\s*\([^)]*\)\s*$")
+
+
+def _to_sentence_end(words: list[str]) -> list[str]:
+    for i, word in enumerate(words[:-1]):
+        letters = word.rstrip(".")
+        if word.endswith(".") and len(letters) > 1 and letters.lower() not in _ABBREVIATIONS:
+            return words[: i + 1]
+    return words
+
+
 def entities(text: str) -> list[str]:
     """Named-entity-like phrases in order of appearance, without a leading function word."""
     found = []
     for match in _ENTITY.finditer(text):
-        words = match.group().split()
+        words = _to_sentence_end(match.group().split())
         # An index, not repeated slicing: a run of thousands of "The"s stays linear.
         first = next((i for i, word in enumerate(words) if word not in _SENTENCE_START_WORDS), len(words))
         phrase = " ".join(words[first:]).strip(".,;:'’-")
         if len(phrase) > 2:
             found.append(phrase)
     return found
+
+
+def is_date(phrase: str) -> bool:
+    """"July 26", "May 1860": a date names no page worth following."""
+    return any(word.lower().strip(".,") in _MONTHS for word in phrase.split())
+
+
+def title_names(title: str, entity: str) -> bool:
+    """Whether the page titled `title` is the page about `entity` ("Kiss and Tell (1945 film)"
+    is about "Kiss and Tell"): the link a hyperlink would have made."""
+    bare = _bare_title(title)
+    return bool(bare) and bare == _bare_title(entity)
+
+
+def names_title(text: str, title: str) -> bool:
+    """Whether `text` names the page titled `title` ("the film Kiss and Tell" names
+    "Kiss and Tell (1945 film)"), word for word."""
+    bare = _bare_title(title)
+    return len(bare) > 2 and f" {bare} " in f" {_bare_title(text)} "
+
+
+def _bare_title(title: str) -> str:
+    """A title without its disambiguation, as words: "Pasek & Paul" is "pasek and paul"."""
+    return normalize_answer(_PARENTHETICAL.sub("", title).replace("&", " and "))
 
 
 def first_queries(search_text: str, count: int) -> list[str]:
@@ -60,18 +100,17 @@ def follow_up_queries(
     """Leads from the best passages: (entity, query) pairs for entities not yet searched.
 
     An entity mentioned in the passages that answer part of the question is the bridge
-    to the part they do not answer; it is searched with the question's missing words.
+    to the part they do not answer; its own page is where the rest is found.
     """
     asked = {w.lower() for w in entities(question)} | {w.lower() for w in known}
     question_words = set(content_words(question))
-    seen_words = set(content_words(" ".join(passages)))
-    gaps = [w for w in dict.fromkeys(content_words(question)) if w not in seen_words]
     scores: dict[str, float] = {}
     for rank, passage in enumerate(passages):
         for entity in entities(passage):
             words = set(content_words(entity))
-            if entity.lower() in asked or not words or words <= question_words:
+            if entity.lower() in asked or not words or words <= question_words or is_date(entity):
                 continue
             scores[entity] = scores.get(entity, 0.0) + 1.0 / (rank + 1)
     leads = sorted(scores, key=lambda e: -scores[e])[:count]
-    return [(entity, f'"{entity}" ' + " ".join(gaps[:4])) for entity in leads]
+    # The entity alone: its own page is what a search for its name finds first.
+    return [(entity, f'"{entity}"') for entity in leads]

@@ -45,8 +45,8 @@ PROFILES: dict[str, ResearchProfile] = {
         ),
         ResearchProfile(
             name="base",
-            description="Several queries, more pages, cross-checked across sources.",
-            queries=5, hits_per_query=10, pages=8, rounds=1,
+            description="Several queries, more pages, the leads they name followed once, cross-checked.",
+            queries=5, hits_per_query=10, pages=8, rounds=2,
             evidence_tokens=480, evidence_passages=5, excerpt_sentences=3, answer_tokens=160, answer_sentences=4,
             time_budget=5.0, cross_check=True,
         ),

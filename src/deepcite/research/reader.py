@@ -72,14 +72,14 @@ def locate(said: str, evidence: Sequence[Evidence], question: str = "") -> Readi
     answer = clean_model_answer(said)
     if not normalize_answer(answer) or NOT_FOUND.lower() in answer.lower():
         return Reading(None, [], said)
+    if answer.lower() in YES_NO:
+        # A yes/no answer compares what the sources say; it is no span of them.
+        return Reading(answer.lower(), list(evidence), said)
     words = set(content_words(answer))
     # "Manon" for the choice "Manon by Massenet": the answer is drawn from one of the choices.
     chosen = bool(words) and any(words <= set(content_words(option)) for option in options_offered(question) or ())
     if question and not chosen and words <= set(content_words(question)):
         return Reading(None, [], said)
-    if answer.lower() in YES_NO:
-        # A yes/no answer compares what the sources say; it is no span of them.
-        return Reading(answer.lower(), list(evidence), said)
     best: tuple[float, str, Evidence] | None = None
     holding = []
     # Sources write small numbers in words ("three sisters") where the model writes digits.

@@ -3,7 +3,8 @@
 The answer opens with a sentence that states the short answer (written by the model and
 checked by `verify`, or the answer itself when the model's sentence fails the check),
 followed by verbatim sentences of the sources that state it — and, for a multi-hop
-answer, of the source that links the question to it. Each sentence carries the markers
+answer, of the source whose text named the answer's page and of the source that links
+the question to it. Each sentence carries the markers
 of the evidence that backs it; the engine, not the model, decides what is cited.
 """
 
@@ -14,6 +15,7 @@ import re
 
 from deepcite.research.basis import UrlCitation
 from deepcite.research.evidence import Evidence
+from deepcite.research.planner import names_title
 from deepcite.research.reader import Reading
 from deepcite.research.text import content_words, split_sentences
 from deepcite.research.verify import contains_answer, same_root, support_score
@@ -71,10 +73,11 @@ class AnswerWriter:
     def supporting_quotes(self, reading: Reading) -> list[Claim]:
         """Verbatim sentences that state the answer, then those linking it to the question.
 
-        The first comes from the source that holds the answer. When the quoted text leaves
-        words of the question unexplained (a bridge entity, the other side of a comparison),
-        a source on another page that is linked to it — it names the answer's page, or the
-        question names it — and explains most of them follows.
+        The first comes from the source that holds the answer; then the linked pages (see
+        `_linked_quotes`). When the quoted text still leaves words of the question unexplained
+        (a bridge entity, the other side of a comparison), a source on another page that is
+        linked to it — it names the answer's page, or the question names it — and explains
+        most of them follows.
         """
         quotes: list[Claim] = []
         said = " ".join(c.text for c in self.claims)
@@ -84,6 +87,7 @@ class AnswerWriter:
             sentence = self._best_sentence(anchor, reading.answer if not reading.yes_no else None)
             if sentence and sentence not in said:
                 quotes.append(Claim(sentence, [(anchor, 1.0)], extractive=True))
+            quotes += self._linked_quotes(anchor, quotes)
         # What the sources quoted explain: the model's sentence may echo the question without proof.
         cited = [e for c in [*self.claims, *quotes] for e, _ in c.support]
         cited_pages = {e.source_key for e in cited}
@@ -108,15 +112,34 @@ class AnswerWriter:
         question = set(content_words(self.question))
         return " ".join(max(stating, key=lambda s: len(question & set(content_words(s))), default="").split())
 
+    def _linked_quotes(self, anchor: Evidence, quotes: list[Claim]) -> list[Claim]:
+        """The page whose text named the answer's page (how the answer was reached), then the
+        pages the question names by title ("Edward Albee or J. M. Barrie"): one sentence each."""
+        cited = {e.url for c in [*self.claims, *quotes] for e, _ in c.support}
+        linked = [e for e in self.evidence if e.url == anchor.led_from or names_title(self.question, e.title)]
+        found: list[Claim] = []
+        for source in sorted(linked, key=lambda e: e.url != anchor.led_from):
+            if source.url in cited or len(self.claims) + len(quotes) + len(found) >= self.max_sentences:
+                continue
+            cited.add(source.url)
+            sentence = self._naming_sentence(source, anchor.title)
+            found.append(Claim(sentence, [(source, support_score(sentence, source.text))], extractive=True))
+        return found
+
+    def _naming_sentence(self, source: Evidence, title: str) -> str:
+        """The sentence of `source` that names the page titled `title`, else its best for the question."""
+        sentences = [" ".join(source.text[s:e].split()) for s, e in split_sentences(source.text)]
+        return next((s for s in sentences if names_title(s, title)), None) or self._best_sentence(source, None)
+
     def _bridge(self, missing: set[str], cited_pages: set[str], anchor: Evidence) -> tuple[Evidence, str] | None:
         question = set(content_words(self.question))
         anchor_title = set(content_words(anchor.title))
+        # A name of the answer's page that the question does not use ("Steuben"), found in the source.
+        distinctive = anchor_title - question
         best: tuple[int, Evidence, str] | None = None
         for source in self.evidence:
             title = set(content_words(source.title))
-            linked = (bool(anchor_title) and anchor_title <= set(content_words(source.text))) or (
-                bool(title) and title <= question
-            )
+            linked = bool(distinctive & set(content_words(source.text))) or (bool(title) and title <= question)
             if source.source_key in cited_pages or not linked:
                 continue
             for s, e in split_sentences(source.text):
