@@ -14,7 +14,8 @@ the previous small model (SmolLM2-135M) behind the same server.
 
 Samples are fixed and split: the `tune` half of each data set is for tuning, the `report`
 half (default) for the figures, so a figure never counts the questions it was tuned on.
-Run: `.venv/bin/python -m bench.answer_quality [--squad 40] [--hotpot 30] [--ooc 20] [--part report]`.
+Run: `.venv/bin/python -m bench.answer_quality [--squad 40] [--hotpot 30] [--ooc 20] [--part report]`;
+a run of some models only names its own result file (`--result`), so the full report stays.
 """
 
 from __future__ import annotations
@@ -234,6 +235,7 @@ def main() -> None:
     parser.add_argument("--llm", default="qwen2.5-coder-1.5b", help="embedded model under test")
     parser.add_argument("--previous-llm", default="smollm2-135m", help="compared side by side ('' to skip)")
     parser.add_argument("--home", type=Path, help="reuse this folder (indexes, joined model files)")
+    parser.add_argument("--result", help="name of the file in bench/results (default: answer_quality[_tune])")
     args = parser.parse_args()
 
     base = args.home or Path(tempfile.mkdtemp(prefix="deepcite-answer-quality-"))
@@ -276,7 +278,7 @@ def main() -> None:
             finally:
                 server.stop()
     results["targets"] = TARGETS
-    path = write_result("answer_quality" if args.part == "report" else "answer_quality_tune", results)
+    path = write_result(args.result or ("answer_quality" if args.part == "report" else "answer_quality_tune"), results)
     print(json.dumps({k: v for k, v in results.items() if k != "targets"}, indent=1, default=str)[:6000])
     print(f"written to {path}", file=sys.stderr)
 

@@ -106,6 +106,10 @@ class HealthProbe:
 
     def __enter__(self) -> HealthProbe:
         self._thread.start()
+        # A refusal can come back before the first probe would: wait for one, so there is a figure.
+        deadline = time.perf_counter() + 10
+        while not self.latencies and time.perf_counter() < deadline:
+            time.sleep(0.01)
         return self
 
     def __exit__(self, *exc: object) -> None:
