@@ -17,6 +17,7 @@ import asyncio
 import codecs
 import collections
 import concurrent.futures
+import contextlib
 import json
 import os
 import threading
@@ -49,10 +50,9 @@ MODEL_NICENESS = 10
 
 def _yield_to_the_server() -> None:
     """Lower the calling thread's priority (Linux sets niceness per thread); best effort."""
-    try:
+    # Not Linux, or not permitted: the model keeps the server's priority.
+    with contextlib.suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + MODEL_NICENESS)
-    except (AttributeError, OSError):  # not Linux, or not permitted: the same priority as before
-        pass
 
 
 def format_chatml(messages: list[ChatMessage]) -> str:
