@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from deepcite.research.planner import entities, first_queries, follow_up_queries, names_title, title_names
+from deepcite.research.links import names_title, title_names
+from deepcite.research.planner import entities, first_queries, follow_up_queries
 
 # Each of these took minutes at 900 KB: a query per keyword re-read the whole entity,
 # and a run of sentence-start words was stripped one list copy at a time.

@@ -19,7 +19,8 @@ from deepcite.research.conversation import Conversation
 from deepcite.research.events import Progress
 from deepcite.research.evidence import Evidence, verbatim
 from deepcite.research.grounding import question_coverage
-from deepcite.research.planner import entities, first_queries, follow_up_queries, names_title, title_names
+from deepcite.research.links import names_title, title_names
+from deepcite.research.planner import entities, first_queries, follow_up_queries
 from deepcite.research.profiles import ResearchProfile
 from deepcite.research.ranking import Candidate, RankedPassage, rank_passages
 from deepcite.research.sentences import ScoredSentence, score_sentences
@@ -31,6 +32,7 @@ from deepcite.search.passages import split_passages
 MIN_REMOTE_PAGES = 2  # web pages read even by a profile that reads none, to quote them
 MIN_READ_SECONDS = 0.5
 MAX_HOP_PASSAGES = 2  # passages kept of what each round of leads found
+PASSAGES_PER_LINKED_PAGE = 2  # of a page the question or the evidence names, read for its excerpt
 
 
 class ReadPage(Protocol):
@@ -188,7 +190,7 @@ class Researcher:
     async def _evidence(
         self, conversation: Conversation, profile: ResearchProfile, findings: Findings
     ) -> list[Evidence]:
-        """The best passages for the question, one per page first, cut to their best sentences.
+        """The best passages for the question, cut to their best sentences.
 
         A multi-hop profile first takes, after the best passage, the pages the question names
         by title, then the pages those name (the bridge's page, as a hyperlink would lead),
@@ -211,7 +213,8 @@ class Researcher:
                         findings.led_from.setdefault(url, linking)
             first = list(dict.fromkeys([*first, *named, *linked, *(r.url for r in findings.hops)]))
             first = first[: profile.evidence_passages]
-            pool += [c for url in first for c in by_page[url]]
+            # A page's best-ranked passages, or those its search found first: not all of a long page.
+            pool += [c for url in first for c in by_page[url][:PASSAGES_PER_LINKED_PAGE]]
         chosen = await self._excerpts(question, pool, profile, first)
         relevance = await self.embedder.similarity(question, [f"{c.title}. {t}" for c, t, _ in chosen])
         return [

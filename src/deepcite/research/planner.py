@@ -11,7 +11,7 @@ import itertools
 import re
 from collections.abc import Sequence
 
-from deepcite.research.text import content_words, normalize_answer
+from deepcite.research.text import content_words
 
 # Runs of capitalised words (allowing a few joiners and numbers): "Super Bowl 50", "University of Chicago".
 _ENTITY = re.compile(
@@ -31,7 +31,6 @@ _SENTENCE_START_WORDS = {"The", "A", "An", "In", "On", "At", "It", "He", "She", 
 _ABBREVIATIONS = {"st", "mt", "mr", "mrs", "ms", "dr", "jr", "sr", "co", "inc", "ltd", "no", "vs"}
 _MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september",
            "october", "november", "december"}
-_PARENTHETICAL = re.compile(r"\s*\([^)]*\)\s*$")
 
 
 def _to_sentence_end(words: list[str]) -> list[str]:
@@ -58,25 +57,6 @@ def entities(text: str) -> list[str]:
 def is_date(phrase: str) -> bool:
     """"July 26", "May 1860": a date names no page worth following."""
     return any(word.lower().strip(".,") in _MONTHS for word in phrase.split())
-
-
-def title_names(title: str, entity: str) -> bool:
-    """Whether the page titled `title` is the page about `entity` ("Kiss and Tell (1945 film)"
-    is about "Kiss and Tell"): the link a hyperlink would have made."""
-    bare = _bare_title(title)
-    return bool(bare) and bare == _bare_title(entity)
-
-
-def names_title(text: str, title: str) -> bool:
-    """Whether `text` names the page titled `title` ("the film Kiss and Tell" names
-    "Kiss and Tell (1945 film)"), word for word."""
-    bare = _bare_title(title)
-    return len(bare) > 2 and f" {bare} " in f" {_bare_title(text)} "
-
-
-def _bare_title(title: str) -> str:
-    """A title without its disambiguation, as words: "Pasek & Paul" is "pasek and paul"."""
-    return normalize_answer(_PARENTHETICAL.sub("", title).replace("&", " and "))
 
 
 def first_queries(search_text: str, count: int) -> list[str]:

@@ -15,7 +15,7 @@ import re
 
 from deepcite.research.basis import UrlCitation
 from deepcite.research.evidence import Evidence
-from deepcite.research.planner import names_title
+from deepcite.research.links import names_title
 from deepcite.research.reader import Reading
 from deepcite.research.text import content_words, split_sentences
 from deepcite.research.verify import contains_answer, same_root, support_score

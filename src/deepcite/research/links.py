@@ -1,0 +1,33 @@
+"""Pages linked by their titles, as hyperlinks would link them.
+
+An indexed corpus has no hyperlinks, but a passage that names another page's title word
+for word ("starring Shirley Temple") points to that page as a link would. Multi-hop
+research follows such links, and the answer cites the page that led to the answer's.
+"""
+
+from __future__ import annotations
+
+import re
+
+from deepcite.research.text import normalize_answer
+
+_PARENTHETICAL = re.compile(r"\s*\([^)]*\)\s*$")
+
+
+def title_names(title: str, entity: str) -> bool:
+    """Whether the page titled `title` is the page about `entity` ("Kiss and Tell (1945 film)"
+    is about "Kiss and Tell"): the link a hyperlink would have made."""
+    bare = _bare_title(title)
+    return bool(bare) and bare == _bare_title(entity)
+
+
+def names_title(text: str, title: str) -> bool:
+    """Whether `text` names the page titled `title` ("the film Kiss and Tell" names
+    "Kiss and Tell (1945 film)"), word for word."""
+    bare = _bare_title(title)
+    return len(bare) > 2 and f" {bare} " in f" {_bare_title(text)} "
+
+
+def _bare_title(title: str) -> str:
+    """A title without its disambiguation, as words: "Pasek & Paul" is "pasek and paul"."""
+    return normalize_answer(_PARENTHETICAL.sub("", title).replace("&", " and "))
