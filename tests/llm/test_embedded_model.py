@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import threading
 import time
 from collections.abc import AsyncIterator
 
@@ -14,7 +12,7 @@ from jsonschema import Draft202012Validator
 
 from deepcite.errors import InvalidRequestError
 from deepcite.llm.base import ChatMessage, GenerationOptions
-from deepcite.llm.embedded import MODEL_NICENESS, EmbeddedModel, format_chatml
+from deepcite.llm.embedded import EmbeddedModel, format_chatml
 from deepcite.llm.structured import complete_json
 
 pytestmark = pytest.mark.slow
@@ -210,39 +208,3 @@ async def test_warm_up_evaluates_the_system_prompt_ahead(embedded_model: Embedde
         await embedded_model.warm_up(system)
         warms.append(await time_to_first_token(embedded_model, ask("Who wrote Hamlet?", system)))
     assert min(warms) < min(colds) / 2, (colds, warms)
-
-
-def thread_niceness() -> list[int]:
-    """The niceness of every thread of this process (the 19th field of /proc/self/task/N/stat)."""
-    values = []
-    for task in os.listdir("/proc/self/task"):
-        try:
-            with open(f"/proc/self/task/{task}/stat") as stat:
-                values.append(int(stat.read().rsplit(")", 1)[1].split()[16]))
-        except (OSError, IndexError, ValueError):  # the thread ended meanwhile
-            continue
-    return values
-
-
-@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="threads' niceness is read from Linux /proc")
-async def test_the_model_computes_at_a_lower_priority_than_the_server(embedded_model: EmbeddedModel) -> None:
-    # The compute threads llama.cpp starts inherit the generating thread's niceness, so a model
-    # that fills every core still leaves the event loop (nice as before) the CPU it asks for.
-    server = os.getpriority(os.PRIO_PROCESS, 0)
-    most, done = 0, threading.Event()
-
-    def sample() -> None:
-        nonlocal most
-        while not done.is_set():
-            most = max(most, sum(nice >= server + MODEL_NICENESS for nice in thread_niceness()))
-            time.sleep(0.002)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
-        await collect(embedded_model.stream(ask("Count from one to forty in words."), GenerationOptions(48)))
-    finally:
-        done.set()
-        sampler.join()
-    assert most >= min(2, embedded_model.threads)
-    assert os.getpriority(os.PRIO_PROCESS, 0) == server

@@ -16,10 +16,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import collections
-import concurrent.futures
-import contextlib
 import json
-import os
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from pathlib import Path
@@ -41,18 +38,6 @@ DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 # copy names and numbers from the sources (with 1.1 the model misquotes them).
 REPEAT_PENALTY = 1.0
 GRAMMAR_CACHE_SIZE = 64
-# The model's thread (and the compute threads llama.cpp starts from it, which inherit it)
-# runs this much nicer than the server: on a machine whose cores the model fills, the event
-# loop still answers health checks, refusals and other streams at once, and the model only
-# gives up the moments the loop needs.
-MODEL_NICENESS = 10
-
-
-def _yield_to_the_server() -> None:
-    """Lower the calling thread's priority (Linux sets niceness per thread); best effort."""
-    # Not Linux, or not permitted: the model keeps the server's priority.
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + MODEL_NICENESS)
 
 
 def format_chatml(messages: list[ChatMessage]) -> str:
@@ -130,10 +115,6 @@ class EmbeddedModel:
         self.threads = threads
         self._llama: Llama | None = None
         self._load_lock = threading.Lock()
-        # Generation runs on one thread of its own, at a lower priority than the server's.
-        self._generator = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="deepcite-model", initializer=_yield_to_the_server
-        )
         # `_turn` queues callers without holding threads; `_llama_lock` is what makes
         # the worker threads exclusive, even when a caller is cancelled twice or two
         # event loops share the model (each loop gets its own `_turn`).
@@ -235,7 +216,7 @@ class EmbeddedModel:
                 finally:
                     emit(_FINISHED)
 
-            worker = loop.run_in_executor(self._generator, produce)
+            worker = asyncio.ensure_future(asyncio.to_thread(produce))
             try:
                 while True:
                     item = await queue.get()
