@@ -12,8 +12,9 @@ from deepcite.llm.base import ChatMessage
 from deepcite.llm.embedded import EmbeddedModel
 from deepcite.llm.encoder import SentenceEncoder
 from deepcite.research.conversation import read_conversation
-from deepcite.research.engine import ResearchEngine
+from deepcite.research.engine import ResearchEngine, is_bridge
 from deepcite.research.events import Basis
+from deepcite.research.evidence import Evidence
 from deepcite.research.gather import Findings, Researcher
 from deepcite.research.planner import first_queries
 from deepcite.research.profiles import PROFILES
@@ -71,3 +72,12 @@ def test_question_words_are_not_taken_for_entities() -> None:
     assert '"What"' not in " ".join(queries)
     assert any(q.startswith('"Nikola Tesla"') for q in queries)
     assert any(q.startswith('"Colorado Springs"') for q in queries)
+
+
+def test_a_lead_is_taken_for_the_bridge_only_when_its_own_page_was_read() -> None:
+    # The founder's page is in the evidence: the answer may be there, so the model reads again.
+    founder = Evidence(1, FOUNDER, "Mira Castellan", PAGES[FOUNDER][1], PAGES[FOUNDER][1])
+    assert is_bridge("Mira Castellan", ["Mira Castellan", "Vellport Academy"], [founder])
+    # A lead that names the answer, with no page of its own, is just the answer.
+    assert not is_bridge("Vellport Academy", ["Mira Castellan", "Vellport Academy"], [founder])
+    assert not is_bridge("Vellport", ["Mira Castellan"], [founder])

@@ -22,6 +22,7 @@ from deepcite.research.events import Basis, Done, Progress, ResearchEvent, TextD
 from deepcite.research.evidence import Evidence
 from deepcite.research.gather import Findings, Researcher
 from deepcite.research.grounding import content_basis, json_basis
+from deepcite.research.links import title_names
 from deepcite.research.profiles import PROFILES, ResearchProfile
 from deepcite.research.prompts import (
     SYSTEM_PROMPT,
@@ -94,7 +95,7 @@ class ResearchEngine:
             read = read_answer_messages(conversation, evidence, may_decline=relevance < CLEARLY_RELATED)
             said = await self._complete(read, READ_TOKENS, usage)
             reading = locate(said, evidence, question)
-            if reading.answer is not None and is_bridge(reading.answer, leads):
+            if reading.answer is not None and is_bridge(reading.answer, leads, evidence):
                 # A small model answers the first hop ("who founded it?") when asked the second
                 # ("where was its founder born?"): the bridge it led to is not the answer.
                 yield Progress("verify", f"{reading.answer} is the link, not the answer; reading again")
@@ -188,10 +189,16 @@ class _Usage:
     completion: int = 0
 
 
-def is_bridge(answer: str, leads: list[str]) -> bool:
-    """Whether `answer` names one of the entities followed to reach the evidence."""
+def is_bridge(answer: str, leads: list[str], evidence: list[Evidence]) -> bool:
+    """Whether `answer` names one of the entities followed to reach the evidence, and the
+    evidence holds that entity's own page: then the answer may be in that page instead.
+
+    A lead's name is often the answer itself ("Continental Army", named by the page that
+    answers); reading again then only costs a call.
+    """
     said = normalize_answer(answer)
-    return any(said and (said == normalize_answer(lead) or said in normalize_answer(lead)) for lead in leads)
+    followed = any(said and (said == normalize_answer(lead) or said in normalize_answer(lead)) for lead in leads)
+    return followed and any(title_names(e.title, answer) for e in evidence)
 
 
 def abstention(question: str) -> str:
