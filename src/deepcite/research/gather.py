@@ -203,16 +203,7 @@ class Researcher:
             by_page: dict[str, list[Candidate]] = {}
             for c in [*pool, *findings.candidates.values()]:
                 by_page.setdefault(c.url, []).append(c)
-            titles = {url: passages[0].title for url, passages in by_page.items()}
-            named = [url for url in titles if names_title(question, titles[url])]
-            linked = []
-            for linking in dict.fromkeys([*first, *named]):
-                for url in titles:
-                    if url != linking and names_title(by_page[linking][0].text, titles[url]):
-                        linked.append(url)
-                        findings.led_from.setdefault(url, linking)
-            first = list(dict.fromkeys([*first, *named, *linked, *(r.url for r in findings.hops)]))
-            first = first[: profile.evidence_passages]
+            first = _linked_pages(question, first, by_page, findings)[: profile.evidence_passages]
             # A page's best-ranked passages, or those its search found first: not all of a long page.
             pool += [c for url in first for c in by_page[url][:PASSAGES_PER_LINKED_PAGE]]
         chosen = await self._excerpts(question, pool, profile, first)
@@ -251,6 +242,22 @@ class Researcher:
             budget -= cost
             chosen.append((c, text, best.text.strip()))
         return chosen
+
+
+def _linked_pages(
+    question: str, best: list[str], by_page: Mapping[str, list[Candidate]], findings: Findings
+) -> list[str]:
+    """The best page, the pages the question names by title, the pages their best passages
+    name (each recorded in `findings.led_from`), then the pages the leads found."""
+    titles = {url: passages[0].title for url, passages in by_page.items()}
+    named = [url for url in titles if names_title(question, titles[url])]
+    linked = []
+    for linking in dict.fromkeys([*best, *named]):
+        for url in titles:
+            if url != linking and names_title(by_page[linking][0].text, titles[url]):
+                linked.append(url)
+                findings.led_from.setdefault(url, linking)
+    return list(dict.fromkeys([*best, *named, *linked, *(r.url for r in findings.hops)]))
 
 
 def _excerpt_span(best: ScoredSentence, scored: list[ScoredSentence], sentences: int) -> tuple[int, int]:
