@@ -130,8 +130,8 @@ class Researcher:
                 named_by = next((t.url for t in top if names_title(t.text, c.title)), None)
                 if named_by is not None:
                     findings.led_from.setdefault(c.url, named_by)
-            hops = await self._rank(" ".join([question, *names]), linked or new, profile)
-            findings.hops.extend(hops[:MAX_HOP_PASSAGES])
+            hops = await self._rank(" ".join([question, *names]), linked or new, profile, MAX_HOP_PASSAGES)
+            findings.hops.extend(hops)
         findings.evidence = await self._evidence(conversation, profile, findings)
 
     async def _round(
@@ -178,13 +178,17 @@ class Researcher:
         if findings.pages:
             yield Progress("read", f"read {len(findings.pages)} pages, {len(findings.candidates)} passages")
 
-    async def _rank(self, query: str, candidates: list[Candidate], profile: ResearchProfile) -> list[RankedPassage]:
+    async def _rank(
+        self, query: str, candidates: list[Candidate], profile: ResearchProfile, keep: int | None = None
+    ) -> list[RankedPassage]:
+        # `keep`: stop once that many are chosen; fitting each passage costs a tokenizer call.
         return await rank_passages(
             query,
             candidates,
             embedder=self.embedder,
             budget_tokens=profile.evidence_tokens * 4,
             count_tokens=self.count_tokens,
+            max_passages=keep,
         )
 
     async def _evidence(

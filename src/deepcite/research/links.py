@@ -7,6 +7,7 @@ research follows such links, and the answer cites the page that led to the answe
 
 from __future__ import annotations
 
+import functools
 import re
 
 from deepcite.research.text import normalize_answer
@@ -28,6 +29,9 @@ def names_title(text: str, title: str) -> bool:
     return len(bare) > 2 and f" {bare} " in f" {_bare_title(text)} "
 
 
+# Every page's title and best passage is compared with every other page's title: each text
+# is normalised once per request, not once per comparison.
+@functools.lru_cache(maxsize=4096)
 def _bare_title(title: str) -> str:
     """A title without its disambiguation, as words: "Pasek & Paul" is "pasek and paul"."""
     return normalize_answer(_PARENTHETICAL.sub("", title).replace("&", " and "))

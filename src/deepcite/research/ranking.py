@@ -135,6 +135,7 @@ async def rank_passages(
     budget_tokens: int,
     count_tokens: TokenCounter,
     max_per_page: int = 3,
+    max_passages: int | None = None,
 ) -> list[RankedPassage]:
     """The best passages for `query`, best first, that fit together in `budget_tokens`.
 
@@ -162,7 +163,7 @@ async def rank_passages(
     remaining = budget_tokens
     passage_vectors = vectors[1:]
     for i in order:
-        if remaining <= 0:
+        if remaining <= 0 or len(chosen) == max_passages:
             break
         item = items[i]
         if per_page[item.url] >= max_per_page:

@@ -119,7 +119,9 @@ class AnswerWriter:
         linked = [e for e in self.evidence if e.url == anchor.led_from or names_title(self.question, e.title)]
         found: list[Claim] = []
         for source in sorted(linked, key=lambda e: e.url != anchor.led_from):
-            if source.url in cited or len(self.claims) + len(quotes) + len(found) >= self.max_sentences:
+            if len(self.claims) + len(quotes) + len(found) >= self.max_sentences:
+                break
+            if source.url in cited:
                 continue
             cited.add(source.url)
             sentence = self._naming_sentence(source, anchor.title)
