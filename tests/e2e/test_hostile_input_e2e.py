@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import statistics
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -166,3 +169,42 @@ def test_a_key_in_the_query_string_never_reaches_the_log(server: RunningServer) 
     log = server.log.read_text()
     assert "/v1/models?api_key=[redacted]&token=[redacted]" in log
     assert secret not in log
+
+
+def model_processes(server: RunningServer) -> list[int]:
+    """Pids of the server's embedded-model processes (children running `model_process`)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if parent == server.process.pid and b"deepcite.llm.model_process" in command:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def test_a_native_crash_in_the_model_fails_one_request_and_the_server_stays_up(server: RunningServer) -> None:
+    body = {"model": "speed", "stream": True, "messages": [{"role": "user", "content": QUESTION}]}
+    with httpx.stream("POST", f"{server.base_url}/v1/chat/completions", json=body, headers=HEADERS, timeout=120) as stream:
+        events = (line for line in stream.iter_lines() if line)
+        next(events)  # the request is in
+        [crashed] = model_processes(server)
+        idle = cpu_seconds(crashed)
+        while cpu_seconds(crashed) == idle:  # until the model works on this request
+            time.sleep(0.01)
+        os.kill(crashed, signal.SIGSEGV)
+        rest = list(events)
+    assert any('"code":"model_restarting"' in line and "SIGSEGV" in line for line in rest), rest[-3:]
+    assert rest[-1] == "data: [DONE]"
+    assert alive(server)
+    response = ask(server, {"model": "speed", "messages": [{"role": "user", "content": QUESTION}]})
+    assert response.status_code == 200, response.text
+    assert "Denver Broncos" in response.json()["choices"][0]["message"]["content"]
+    assert model_processes(server) not in ([], [crashed])

@@ -1,16 +1,19 @@
-"""The embedded SmolLM2 model, for real: streaming, cancellation, grammars, prefix reuse."""
+"""The embedded SmolLM2 model, for real: streaming, cancellation, grammars, prefix reuse, its own process."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
 
-from deepcite.errors import InvalidRequestError
+from deepcite.errors import InvalidRequestError, ServiceUnavailableError
 from deepcite.llm.base import ChatMessage, GenerationOptions
 from deepcite.llm.embedded import EmbeddedModel, format_chatml
 from deepcite.llm.structured import complete_json
@@ -98,7 +101,7 @@ async def test_closing_the_stream_stops_generation(embedded_model: EmbeddedModel
     await stream.aclose()  # type: ignore[attr-defined]
     assert time.perf_counter() - started < STOP_SECONDS
     # The KV cache holds the prompt and the few tokens made before the stop, not 600.
-    assert embedded_model._loaded().n_tokens < prompt_length(embedded_model, messages) + 20
+    assert embedded_model.cached_tokens < prompt_length(embedded_model, messages) + 20
     pieces = await collect(embedded_model.stream(ask("Say hello."), GenerationOptions(max_tokens=8)))
     assert "".join(pieces).strip()
 
@@ -118,7 +121,7 @@ async def test_cancelling_the_consumer_stops_generation(embedded_model: Embedded
     with pytest.raises(asyncio.CancelledError):
         await task
     assert time.perf_counter() - started < STOP_SECONDS
-    assert embedded_model._loaded().n_tokens < prompt_length(embedded_model, messages) + 20
+    assert embedded_model.cached_tokens < prompt_length(embedded_model, messages) + 20
     pieces = await collect(embedded_model.stream(ask("Say hello."), GenerationOptions(max_tokens=8)))
     assert "".join(pieces).strip()
 
@@ -208,3 +211,29 @@ async def test_warm_up_evaluates_the_system_prompt_ahead(embedded_model: Embedde
         await embedded_model.warm_up(system)
         warms.append(await time_to_first_token(embedded_model, ask("Who wrote Hamlet?", system)))
     assert min(warms) < min(colds) / 2, (colds, warms)
+
+
+async def test_a_crash_in_the_model_fails_one_request_and_the_next_starts_afresh(
+    embedded_model: EmbeddedModel,
+) -> None:
+    await embedded_model.load()
+    crashed = embedded_model._process
+    assert crashed is not None and crashed.process.pid != os.getpid()  # the weights live elsewhere
+    stream = embedded_model.stream(ask("Write a very long story."), GenerationOptions(max_tokens=600))
+    await anext(stream)
+    os.kill(crashed.process.pid, signal.SIGSEGV)  # what a native fault in llama.cpp does
+    with pytest.raises(ServiceUnavailableError, match="SIGSEGV") as caught:
+        await collect(stream)
+    assert caught.value.code == "model_restarting"
+    pieces = await collect(embedded_model.stream(ask("Who wrote Hamlet?"), GenerationOptions(24)))
+    assert "Shakespeare" in "".join(pieces)
+    assert embedded_model._process is not crashed
+
+
+async def test_closing_the_model_ends_its_process(gguf_path: Path) -> None:
+    model = EmbeddedModel(gguf_path, context=512, threads=1)
+    await model.load()
+    assert model._process is not None
+    process = model._process.process
+    await model.aclose()
+    assert process.poll() is not None

@@ -1,9 +1,11 @@
-"""The embedded model: a small instruct model run in-process by llama.cpp.
+"""The embedded model: a small instruct model run by llama.cpp in a process of its own.
 
 Which one is a setting (`llm_embedded`, see `model_files.MODEL_FILES`); its GGUF file
-comes from registry packages and is hash-checked before it is opened. llama.cpp state cannot
-be shared between threads, so one generation runs at a time, in a worker thread
-that streams text into the event loop.
+comes from registry packages and is hash-checked before it is opened. The weights
+live in a child process (`model_process`), so a native crash in llama.cpp fails the
+generation it happened in and the next one starts a fresh process; the server keeps
+only the vocabulary, to tokenize. One generation runs at a time, driven by a worker
+thread that streams the child's text into the event loop.
 
 Prompts are formatted as ChatML here and sent as raw tokens to `Llama.generate`,
 which keeps the longest common token prefix of consecutive prompts in the KV
@@ -14,18 +16,23 @@ only pay for what follows it.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import collections
 import json
+import logging
+import signal
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deepcite.config import DEFAULT_MODEL_CACHE, ConfigError, Settings
-from deepcite.errors import DeepciteError, InvalidRequestError
+from deepcite.errors import DeepciteError, InvalidRequestError, ServiceUnavailableError
 from deepcite.llm.base import ChatMessage, GenerationOptions
-from deepcite.llm.grammar import GrammarFilter, schema_to_gbnf
+from deepcite.llm.grammar import schema_to_gbnf
 from deepcite.llm.model_files import MODEL_FILES
 
 if TYPE_CHECKING:
@@ -34,10 +41,12 @@ if TYPE_CHECKING:
 DEFAULT_MODEL = "qwen2.5-coder-1.5b"
 # Every model we embed speaks ChatML; a conversation without a system turn gets this one.
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
-# No repetition penalty: it also penalises the prompt's tokens, and answers must
-# copy names and numbers from the sources (with 1.1 the model misquotes them).
-REPEAT_PENALTY = 1.0
 GRAMMAR_CACHE_SIZE = 64
+# How often a waiting worker thread looks whether its consumer has gone.
+STOP_POLL_SECONDS = 0.05
+PROCESS_EXIT_SECONDS = 5.0
+
+logger = logging.getLogger(__name__)
 
 
 def format_chatml(messages: list[ChatMessage]) -> str:
@@ -55,32 +64,67 @@ def _with_system_turn(messages: list[ChatMessage]) -> list[ChatMessage]:
     return [ChatMessage("system", DEFAULT_SYSTEM_PROMPT), *messages]
 
 
-class _StopStrings:
-    """Cuts the output at the first stop string, holding back text that may start one."""
+class _ModelProcess:
+    """The child process that holds the weights (`model_process`), and the socket to it."""
 
-    def __init__(self, stops: tuple[str, ...]) -> None:
-        self.stops = [s for s in stops if s]
-        self.pending = ""
+    def __init__(self, path: Path, context: int, threads: int) -> None:
+        ours, theirs = socket.socketpair()
+        with theirs:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "deepcite.llm.model_process",
+                    str(theirs.fileno()),
+                    str(path),
+                    str(context),
+                    str(threads),
+                ],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+            )
+        self.conn = Connection(ours.detach())
+        if self.recv() != ("ready",):
+            self.close()
+            raise DeepciteError("the embedded model's process did not start")
 
-    def feed(self, text: str) -> tuple[str, bool]:
-        """The text safe to emit now, and whether a stop string was reached."""
-        self.pending += text
-        hits = [self.pending.index(s) for s in self.stops if s in self.pending]
-        if hits:
-            out, self.pending = self.pending[: min(hits)], ""
-            return out, True
-        held = max(
-            (n for s in self.stops for n in range(1, len(s)) if self.pending.endswith(s[:n])),
-            default=0,
+    def recv(self) -> tuple[Any, ...]:
+        try:
+            reply: tuple[Any, ...] = self.conn.recv()
+        except (EOFError, OSError):
+            raise self._ended() from None
+        return reply
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        try:
+            self.conn.send(message)
+        except OSError:
+            raise self._ended() from None
+
+    def alive(self) -> bool:
+        return self.process.poll() is None and not self.conn.closed
+
+    def close(self) -> None:
+        self.conn.close()  # the child exits when its socket closes
+        try:
+            self.process.wait(timeout=PROCESS_EXIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def _ended(self) -> ServiceUnavailableError:
+        self.conn.close()
+        try:
+            code = self.process.wait(timeout=PROCESS_EXIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+        logger.error("the embedded model's process ended (%s)", how)
+        return ServiceUnavailableError(
+            f"the embedded model's process ended ({how}); it restarts for the next request",
+            code="model_restarting",
         )
-        cut = len(self.pending) - held
-        out, self.pending = self.pending[:cut], self.pending[cut:]
-        return out, False
-
-    def finish(self, text: str) -> str:
-        out, _ = self.feed(text)
-        out, self.pending = out + self.pending, ""
-        return out
 
 
 class _Finished:
@@ -113,14 +157,19 @@ class EmbeddedModel:
         self.cache_dir = (cache_dir or DEFAULT_MODEL_CACHE).expanduser()
         self.context = context
         self.threads = threads
-        self._llama: Llama | None = None
+        self._vocab: Llama | None = None  # the tokenizer only: no weights in this process
         self._load_lock = threading.Lock()
-        # `_turn` queues callers without holding threads; `_llama_lock` is what makes
+        self._process: _ModelProcess | None = None
+        # What `warm_up` evaluated, evaluated again by a restarted process.
+        self._warm_prefix: list[int] | None = None
+        # Tokens in the child's KV cache after the last generation (prompt and output).
+        self.cached_tokens = 0
+        # `_turn` queues callers without holding threads; `_process_lock` is what makes
         # the worker threads exclusive, even when a caller is cancelled twice or two
         # event loops share the model (each loop gets its own `_turn`).
         self._turn = asyncio.Lock()
         self._turn_loop: asyncio.AbstractEventLoop | None = None
-        self._llama_lock = threading.Lock()
+        self._process_lock = threading.Lock()
         self._grammar_lock = threading.Lock()
         self._grammars: collections.OrderedDict[str, str] = collections.OrderedDict()
 
@@ -134,15 +183,22 @@ class EmbeddedModel:
         )
 
     async def load(self) -> None:
-        """Load the weights (about a second) without blocking the event loop."""
-        await asyncio.to_thread(self._loaded)
+        """Start the model's process and load the weights (a second or two) without
+        blocking the event loop."""
+
+        def start() -> None:
+            self._loaded()
+            with self._process_lock:
+                self._running()
+
+        await asyncio.to_thread(start)
 
     async def warm_up(self, system_prompt: str) -> None:
         """Evaluate the ChatML turn of `system_prompt` now, so requests that start
         with it only pay for their own tokens."""
         await self.load()
-        prefix = self._chatml_tokens([ChatMessage("system", system_prompt)], assistant_header=False)
-        async for _ in self._generate(prefix, GenerationOptions(max_tokens=1)):
+        self._warm_prefix = self._chatml_tokens([ChatMessage("system", system_prompt)], assistant_header=False)
+        async for _ in self._generate(self._warm_prefix, GenerationOptions(max_tokens=1)):
             pass
 
     def count_tokens(self, text: str) -> int:
@@ -162,12 +218,12 @@ class EmbeddedModel:
             yield piece
 
     async def aclose(self) -> None:
-        """Free the weights; the model loads again if used afterwards."""
+        """End the model's process; it starts again if the model is used afterwards."""
         async with self._turn_in(asyncio.get_running_loop()):
-            with self._load_lock, self._llama_lock:
-                if self._llama is not None:
-                    self._llama.close()
-                    self._llama = None
+            with self._process_lock:
+                if self._process is not None:
+                    await asyncio.to_thread(self._process.close)
+                    self._process = None
 
     def _chatml_tokens(self, messages: list[ChatMessage], *, assistant_header: bool) -> list[int]:
         # Only the template's own markers are parsed as control tokens: text in a
@@ -187,7 +243,7 @@ class EmbeddedModel:
         return tokens
 
     async def _generate(self, tokens: list[int], options: GenerationOptions) -> AsyncIterator[str]:
-        llama = await asyncio.to_thread(self._loaded)
+        await asyncio.to_thread(self._loaded)
         if len(tokens) >= self.context:
             raise InvalidRequestError(
                 f"the prompt is {len(tokens)} tokens; the embedded model's context holds {self.context}",
@@ -208,8 +264,8 @@ class EmbeddedModel:
 
             def produce() -> None:
                 try:
-                    with self._llama_lock:
-                        for text in self._completion(llama, tokens, options, grammar, stop):
+                    with self._process_lock:
+                        for text in self._completion(tokens, options, grammar, stop):
                             emit(text)
                 except BaseException as exc:  # handed to the consumer, re-raised there
                     emit(exc)
@@ -229,7 +285,7 @@ class EmbeddedModel:
                     yield item
             finally:
                 # The consumer may be gone (closed generator, cancelled task):
-                # the flag ends generation within a token.
+                # the flag ends generation within a token and a poll.
                 stop.set()
                 await asyncio.shield(worker)
 
@@ -239,65 +295,50 @@ class EmbeddedModel:
         return self._turn
 
     def _completion(
-        self,
-        llama: Llama,
-        tokens: list[int],
-        options: GenerationOptions,
-        gbnf: str | None,
-        stop: threading.Event,
+        self, tokens: list[int], options: GenerationOptions, gbnf: str | None, stop: threading.Event
     ) -> Iterator[str]:
-        # We drive `Llama.generate` (where the KV-cache prefix reuse happens) rather
-        # than `create_completion(stream=True)`: the latter silently drops characters
-        # whose UTF-8 bytes span several tokens (東, ✓, emoji), which byte-level BPE
-        # produces all the time. An incremental decoder holds partial bytes instead.
-        import llama_cpp
+        """One generation in the child process; holds `_process_lock`."""
+        process = self._running()
+        process.send(("generate", tokens, options.max_tokens, options.temperature, options.stop, gbnf))
+        stop_sent = False
+        while True:
+            if not stop_sent and stop.is_set():
+                process.send(("stop",))
+                stop_sent = True
+            if not process.conn.poll(STOP_POLL_SECONDS):
+                continue
+            reply = process.recv()
+            if reply[0] == "done":
+                self.cached_tokens = reply[1]
+                return
+            if reply[0] == "error":
+                raise DeepciteError(f"the embedded model failed: {reply[1]}")
+            if not stop_sent:
+                yield reply[1]
 
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        stops = _StopStrings(options.stop)
-        budget = min(options.max_tokens, self.context - len(tokens))
-        vocab = llama._model.vocab  # the public API has no end-of-generation test
-        grammar = GrammarFilter(vocab, gbnf, len(tokens)) if gbnf is not None else None
-        tokens_out = llama.generate(
-            tokens,
-            temp=options.temperature,
-            repeat_penalty=REPEAT_PENALTY,
-            logits_processor=llama_cpp.LogitsProcessorList([grammar]) if grammar is not None else None,
-            # Also checked between prompt evaluation and the first token.
-            stopping_criteria=llama_cpp.StoppingCriteriaList([lambda _ids, _logits: stop.is_set()]),
-        )
-        try:
-            for count, token in enumerate(tokens_out, start=1):
-                if stop.is_set() or llama_cpp.llama_vocab_is_eog(vocab, token):
-                    break
-                text, done = stops.feed(decoder.decode(llama.detokenize([token])))
-                if text:
-                    yield text
-                if done:
-                    return
-                if count >= budget:
-                    break
-        finally:
-            tokens_out.close()
-            if grammar is not None:
-                grammar.close()
-        tail = stops.finish(decoder.decode(b"", final=True))
-        if tail and not stop.is_set():
-            yield tail
+    def _running(self) -> _ModelProcess:
+        """The model's process, started again if it has ended; holds `_process_lock`."""
+        if self._process is None or not self._process.alive():
+            if self._process is not None:
+                self._process.close()
+            self._process = _ModelProcess(self._model_file(), self.context, self.threads)
+            self.cached_tokens = 0
+            if self._warm_prefix is not None:  # so the next request pays only for its own tokens
+                for _ in self._completion(self._warm_prefix, GenerationOptions(max_tokens=1), None, threading.Event()):
+                    pass
+        return self._process
+
+    def _model_file(self) -> Path:
+        return self.model_path or MODEL_FILES[self.name].path(self.cache_dir)
 
     def _loaded(self) -> Llama:
+        """The vocabulary, loaded on first use (a fraction of a second)."""
         with self._load_lock:
-            if self._llama is None:
+            if self._vocab is None:
                 from llama_cpp import Llama
 
-                path = self.model_path or MODEL_FILES[self.name].path(self.cache_dir)
-                self._llama = Llama(
-                    model_path=str(path),
-                    n_ctx=self.context,
-                    n_threads=self.threads,
-                    n_threads_batch=self.threads,
-                    verbose=False,
-                )
-            return self._llama
+                self._vocab = Llama(model_path=str(self._model_file()), vocab_only=True, verbose=False)
+            return self._vocab
 
     def _grammar_for(self, schema: dict[str, Any] | None) -> str | None:
         """The GBNF grammar of `schema`, converted once per distinct schema."""
