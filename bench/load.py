@@ -5,7 +5,7 @@ for each concurrency level, opens that many streaming chat requests at once. Adm
 requests are timed to their first content and to their end; refused ones (429/503)
 to the refusal. The server's own overhead is the `overhead` stage of the timing it
 sends in each stream's last chunk (total minus queue, search, reading and the model).
-Peak RSS is sampled from /proc while the level runs.
+Peak RSS (the server and its model process) is sampled from /proc while the level runs.
 Run: `.venv/bin/python -m bench.load [--levels 50 100 200]`; figures in bench/results/load.json.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import json
 import tempfile
@@ -24,6 +25,8 @@ from typing import Any
 import httpx
 
 from bench.harness import API_KEY, percentile, squad_questions, start_server, write_result
+
+STREAMS_PER_CLIENT = 10
 
 
 @dataclasses.dataclass
@@ -62,11 +65,16 @@ async def one_stream(client: httpx.AsyncClient, question: str, model: str) -> Ou
         return Outcome(0, time.perf_counter() - started, error=type(exc).__name__)
 
 
-def rss_bytes(pid: int, field: str = "VmRSS") -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    return 0
+def rss_bytes(pid: int) -> int:
+    """Resident memory of `pid` and its children (the embedded model runs in one)."""
+    try:
+        # Each thread lists the children it started; the model's is started by a worker thread.
+        children = [c for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:  # gone meanwhile
+        return 0
+    own = next((int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS:")), 0)
+    return own + sum(rss_bytes(int(child)) for child in children)
 
 
 async def run_level(base_url: str, pid: int, concurrency: int, questions: list[str], model: str) -> dict[str, Any]:
@@ -79,13 +87,24 @@ async def run_level(base_url: str, pid: int, concurrency: int, questions: list[s
             peak = max(peak, rss_bytes(pid))
             await asyncio.sleep(0.1)
 
-    limits = httpx.Limits(max_connections=concurrency + 10, max_keepalive_connections=concurrency + 10)
+    # A few streams per client: httpcore's pool scans all its connections for every
+    # request, so one pool of 200 made the client, not the server, the bottleneck.
+    limits = httpx.Limits(max_connections=STREAMS_PER_CLIENT, max_keepalive_connections=STREAMS_PER_CLIENT)
     headers = {"authorization": f"Bearer {API_KEY}"}
-    async with httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits, timeout=600) as client:
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits, timeout=600)
+            )
+            for _ in range(0, concurrency, STREAMS_PER_CLIENT)
+        ]
         sampler = asyncio.create_task(sample())
         started = time.perf_counter()
         outcomes = await asyncio.gather(
-            *(one_stream(client, questions[i % len(questions)], model) for i in range(concurrency))
+            *(
+                one_stream(clients[i // STREAMS_PER_CLIENT], questions[i % len(questions)], model)
+                for i in range(concurrency)
+            )
         )
         wall = time.perf_counter() - started
         done.set()

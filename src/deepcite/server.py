@@ -13,6 +13,7 @@ from deepcite.api.app import create_app
 from deepcite.api.auth import auth_required
 from deepcite.config import Settings
 from deepcite.errors import ServiceUnavailableError
+from deepcite.logs import configure_logging
 from deepcite.mcp.server import build_mcp_server
 from deepcite.research.events import ResearchEvent
 from deepcite.research.profiles import PROFILES
@@ -76,6 +77,7 @@ def auth_configured(settings: Settings) -> bool:
 
 
 def create_app_from_env() -> FastAPI:
+    configure_logging()
     install_access_log_redaction()
     settings = Settings.load(os.environ)
     settings.home.mkdir(parents=True, exist_ok=True)

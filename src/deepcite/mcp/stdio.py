@@ -7,13 +7,17 @@ process to open the store (this one again, or a server) takes up.
 
 from __future__ import annotations
 
+import logging
+
 from deepcite.config import Settings
+from deepcite.logs import configure_logging
 from deepcite.mcp.server import build_mcp_server
 from deepcite.runtime import open_runtime
 from deepcite.server import StartedRuntime, build_task_service
 
 
 async def serve_stdio(settings: Settings) -> None:
+    configure_logging(logging.WARNING)  # stderr is the agent's console; stdout is the protocol
     started = StartedRuntime()
     tasks = build_task_service(settings, started)
     server = build_mcp_server(started, tasks, over_http=False)
