@@ -69,6 +69,9 @@ def test_the_model_answer_is_found_in_the_evidence_in_its_own_words() -> None:
     assert locate("Yes", evidence()).yes_no
     assert clean_model_answer("The answer is: Denver Broncos [1]\nmore") == "Denver Broncos"
     assert closest_span("Broncos of Denver", PAGE)[1] < 1.0
+    # "&" is a word of the name: "and" written for it finds the name, not a longer run.
+    duo = "The musical has music and lyrics written by Pasek & Paul and the book by Joseph Robinette."
+    assert closest_span("Pasek and Paul", duo) == ("Pasek & Paul", 1.0)
     assert in_evidence_words({"winner": "denver broncos", "score": 24}, evidence()) == {
         "winner": "Denver Broncos", "score": 24}
 

@@ -103,10 +103,10 @@ def closest_span(answer: str, text: str) -> tuple[str, float]:
     Returned verbatim from `text` (punctuation at its ends trimmed), so an answer
     the model rephrased slightly is reported in the source's own words.
     """
-    target = normalize_answer(answer).split()
+    target = _span_words(answer).split()
     if not target:
         return "", 0.0
-    words = [(m.start(), m.end(), normalize_answer(m.group())) for m in _WORD.finditer(text)]
+    words = [(m.start(), m.end(), _span_words(m.group())) for m in _WORD.finditer(text)]
     wanted = Counter(target)
     best = ("", 0.0)
     n = len(target)
@@ -122,6 +122,12 @@ def closest_span(answer: str, text: str) -> tuple[str, float]:
             if f1 > best[1]:
                 best = (text[window[0][0] : window[-1][1]].strip(_TRAILING), f1)
     return best
+
+
+def _span_words(text: str) -> str:
+    # "&" is punctuation to SQuAD's normalisation: "Pasek and Paul" would match
+    # "Pasek & Paul and" better than "Pasek & Paul" itself.
+    return normalize_answer(text.replace("&", " and "))
 
 
 def in_evidence_words(value: Any, evidence: Sequence[Evidence]) -> Any:
