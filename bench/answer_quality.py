@@ -231,7 +231,7 @@ def main() -> None:
     parser.add_argument("--ooc", type=int, default=20)
     parser.add_argument("--part", choices=["report", "tune"], default="report")
     parser.add_argument("--models", nargs="+", default=["speed", "lite", "base", "core"])
-    parser.add_argument("--hotpot-models", nargs="+", default=["lite", "base", "core"])
+    parser.add_argument("--hotpot-models", nargs="*", default=["lite", "base", "core"], help="none: skip HotpotQA")
     parser.add_argument("--llm", default="qwen2.5-coder-1.5b", help="embedded model under test")
     parser.add_argument("--previous-llm", default="smollm2-135m", help="compared side by side ('' to skip)")
     parser.add_argument("--home", type=Path, help="reuse this folder (indexes, joined model files)")
@@ -252,6 +252,8 @@ def main() -> None:
 
     for name, home, questions, models in (("squad", squad_home, squad, args.models),
                                           ("hotpot", hotpot_home, hotpot, args.hotpot_models)):
+        if not models:
+            continue
         server = served(home, args.llm)
         try:
             client = server.client(timeout=300)
