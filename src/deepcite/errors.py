@@ -77,6 +77,12 @@ class ServiceUnavailableError(DeepciteError):
     type = "api_error"
     code = "service_unavailable"
 
+    def __init__(
+        self, message: str, *, param: str | None = None, code: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, param=param, code=code)
+        self.retry_after = retry_after  # sent as `retry-after` when known
+
 
 class DeadlineExceededError(DeepciteError):
     """A request ran past its overall deadline (queue, research and generation together)."""

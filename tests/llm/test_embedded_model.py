@@ -237,3 +237,22 @@ async def test_closing_the_model_ends_its_process(gguf_path: Path) -> None:
     process = model._process.process
     await model.aclose()
     assert process.poll() is not None
+
+
+async def test_a_model_that_will_not_stop_is_ended_and_the_next_request_is_served(gguf_path: Path) -> None:
+    model = EmbeddedModel(gguf_path, context=512, threads=1, stop_grace=1.0)
+    try:
+        stream = model.stream(ask("Write a very long story."), GenerationOptions(max_tokens=400))
+        await anext(stream)
+        assert model._process is not None
+        stuck = model._process
+        os.kill(stuck.process.pid, signal.SIGSTOP)  # frozen, as a hang in native code would be
+        started = time.perf_counter()
+        await stream.aclose()  # type: ignore[attr-defined]
+        assert time.perf_counter() - started < 1.0 + STOP_SECONDS
+        assert stuck.process.returncode == -signal.SIGKILL
+        pieces = await collect(model.stream(ask("Say hello."), GenerationOptions(max_tokens=8)))
+        assert "".join(pieces).strip()
+        assert model._process is not stuck
+    finally:
+        await model.aclose()

@@ -30,8 +30,7 @@ class OverloadedError(ServiceUnavailableError):
     code = "overloaded"
 
     def __init__(self, message: str, *, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+        super().__init__(message, retry_after=retry_after)
 
 
 @dataclasses.dataclass

@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -45,6 +46,11 @@ GRAMMAR_CACHE_SIZE = 64
 # How often a waiting worker thread looks whether its consumer has gone.
 STOP_POLL_SECONDS = 0.05
 PROCESS_EXIT_SECONDS = 5.0
+# About how long a new model process takes to load and check its weights.
+RESTART_SECONDS = 5.0
+# A stop is honoured between tokens and once the prompt is evaluated, which for a full
+# 2,048-token context takes ~40 s on 2 cores; a process slower than this to stop is stuck.
+STOP_GRACE_SECONDS = 60.0
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +130,7 @@ class _ModelProcess:
         return ServiceUnavailableError(
             f"the embedded model's process ended ({how}); it restarts for the next request",
             code="model_restarting",
+            retry_after=RESTART_SECONDS,
         )
 
 
@@ -146,6 +153,7 @@ class EmbeddedModel:
         cache_dir: Path | None = None,
         context: int = 2048,
         threads: int = 2,
+        stop_grace: float = STOP_GRACE_SECONDS,
     ) -> None:
         if model not in MODEL_FILES:
             raise ConfigError(f"unknown embedded model {model!r}; choose one of {', '.join(MODEL_FILES)}")
@@ -157,6 +165,7 @@ class EmbeddedModel:
         self.cache_dir = (cache_dir or DEFAULT_MODEL_CACHE).expanduser()
         self.context = context
         self.threads = threads
+        self.stop_grace = stop_grace
         self._vocab: Llama | None = None  # the tokenizer only: no weights in this process
         self._load_lock = threading.Lock()
         self._process: _ModelProcess | None = None
@@ -300,12 +309,16 @@ class EmbeddedModel:
         """One generation in the child process; holds `_process_lock`."""
         process = self._running()
         process.send(("generate", tokens, options.max_tokens, options.temperature, options.stop, gbnf))
-        stop_sent = False
+        stop_sent: float | None = None  # when the stop was sent
         while True:
-            if not stop_sent and stop.is_set():
+            if stop_sent is None and stop.is_set():
                 process.send(("stop",))
-                stop_sent = True
+                stop_sent = time.monotonic()
             if not process.conn.poll(STOP_POLL_SECONDS):
+                if stop_sent is not None and time.monotonic() - stop_sent > self.stop_grace:
+                    # Stuck in native code: only ending the process frees the model for the next request.
+                    logger.error("the embedded model did not stop within %.0f s: ending its process", self.stop_grace)
+                    process.process.kill()
                 continue
             reply = process.recv()
             if reply[0] == "done":
@@ -313,7 +326,7 @@ class EmbeddedModel:
                 return
             if reply[0] == "error":
                 raise DeepciteError(f"the embedded model failed: {reply[1]}")
-            if not stop_sent:
+            if stop_sent is None:
                 yield reply[1]
 
     def _running(self) -> _ModelProcess:

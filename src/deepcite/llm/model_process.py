@@ -16,6 +16,7 @@ Replies:
 from __future__ import annotations
 
 import codecs
+import signal
 import sys
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
@@ -146,6 +147,9 @@ def serve(conn: Connection, model_path: str, context: int, threads: int) -> None
 
 def main(argv: list[str]) -> None:
     fd, model_path, context, threads = argv
+    # Ctrl-C reaches the whole process group: the server shuts down and closes the socket,
+    # which ends this process cleanly, without a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     serve(Connection(int(fd)), model_path, int(context), int(threads))
 
 

@@ -28,8 +28,7 @@ class QueueFullError(ServiceUnavailableError):
     code = "queue_full"
 
     def __init__(self, message: str, *, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+        super().__init__(message, retry_after=retry_after)
 
 
 class RunStillActiveError(DeepciteError):
