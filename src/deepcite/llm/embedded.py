@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -223,8 +223,14 @@ class EmbeddedModel:
 
     async def stream(self, messages: list[ChatMessage], options: GenerationOptions) -> AsyncGenerator[str, None]:
         await self.load()
-        async for piece in self._generate(self.prompt_tokens(messages), options):
-            yield piece
+        pieces = self._generate(self.prompt_tokens(messages), options)
+        try:
+            async for piece in pieces:
+                yield piece
+        finally:
+            # Closed now, not when the garbage collector gets to it: the caller that
+            # closes this stream gets the model back stopped.
+            await pieces.aclose()
 
     async def aclose(self) -> None:
         """End the model's process; it starts again if the model is used afterwards."""
@@ -251,7 +257,7 @@ class EmbeddedModel:
             tokens += control(ASSISTANT_HEADER)
         return tokens
 
-    async def _generate(self, tokens: list[int], options: GenerationOptions) -> AsyncIterator[str]:
+    async def _generate(self, tokens: list[int], options: GenerationOptions) -> AsyncGenerator[str, None]:
         await asyncio.to_thread(self._loaded)
         if len(tokens) >= self.context:
             raise InvalidRequestError(
