@@ -152,6 +152,9 @@ def test_an_answer_of_only_the_question_words_is_none_unless_it_is_a_choice_offe
     assert options_offered(question) == ("Parsifal", "Manon by Massenet")
     assert locate("Parsifal", operas, question).answer == "Parsifal"
     assert options_offered("Are Hot Rod and Wired both magazines?") is None
+    named_first = "Josey Scott and Ian Watkins were both promising musicians. Which of these talented men was jailed?"
+    assert options_offered(named_first) == ("Josey Scott", "Ian Watkins")
+    assert options_offered("Tom and Jerry is a cartoon. Which studio made it?") is None
 
 
 def test_model_markers_are_dropped_from_its_sentence() -> None:

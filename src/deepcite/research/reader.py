@@ -31,6 +31,9 @@ _NUMBER_WORDS = {
 }
 _TRAILING = " .,;:!?\"'“”‘’()[]"
 # The two choices that end a question: "Which is older, A or B?", "Is it A or B?".
+# Two names first, then a question about "these" / "the two": the choices come before the ask.
+_NAME = r"[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*"
+_NAMED_THEN_WHICH = re.compile(rf"^({_NAME}) and ({_NAME})\b[^?]*?\b[Ww]hich (?:of )?(?:these|the two|them|both)\b")
 _OPTIONS = re.compile(r"(?:,|:|\b(?:between|is|was|are|were))\s+([^,:?]+?),?\s+or\s+([^,:?]+?)\s*\?$", re.I)
 
 
@@ -58,9 +61,13 @@ def clean_model_answer(text: str) -> str:
 
 
 def options_offered(question: str) -> tuple[str, str] | None:
-    """The two choices a question names ("Which is older, the Ford Falcon or the Mini?")."""
+    """The two choices a question names ("Which is older, the Ford Falcon or the Mini?",
+    "Josey Scott and Ian Watkins were musicians. Which of these men ...?")."""
     match = _OPTIONS.search(question.strip())
-    return (match[1].strip(), match[2].strip()) if match else None
+    if match:
+        return match[1].strip(), match[2].strip()
+    named = _NAMED_THEN_WHICH.search(question.strip())
+    return (named[1], named[2]) if named else None
 
 
 def locate(said: str, evidence: Sequence[Evidence], question: str = "") -> Reading:
