@@ -33,6 +33,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def child_pids(pid: int) -> list[int]:
+    """The processes `pid` started (Linux /proc): each thread lists the children it started,
+    and the server starts its model process from a worker thread."""
+    try:
+        return [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+    except OSError:  # gone meanwhile
+        return []
+
+
 @dataclasses.dataclass
 class RunningServer:
     base_url: str

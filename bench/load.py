@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from bench.harness import API_KEY, percentile, squad_questions, start_server, write_result
+from bench.harness import API_KEY, child_pids, percentile, squad_questions, start_server, write_result
 
 STREAMS_PER_CLIENT = 10
 
@@ -68,13 +68,11 @@ async def one_stream(client: httpx.AsyncClient, question: str, model: str) -> Ou
 def rss_bytes(pid: int) -> int:
     """Resident memory of `pid` and its children (the embedded model runs in one)."""
     try:
-        # Each thread lists the children it started; the model's is started by a worker thread.
-        children = [c for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
         status = Path(f"/proc/{pid}/status").read_text().splitlines()
     except OSError:  # gone meanwhile
         return 0
     own = next((int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS:")), 0)
-    return own + sum(rss_bytes(int(child)) for child in children)
+    return own + sum(rss_bytes(child) for child in child_pids(pid))
 
 
 async def run_level(base_url: str, pid: int, concurrency: int, questions: list[str], model: str) -> dict[str, Any]:

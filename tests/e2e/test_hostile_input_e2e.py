@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
+from bench.harness import child_pids
 from e2e_server import API_KEY, RunningServer, launch
 
 QUESTION = "Which NFL team represented the AFC at Super Bowl 50?"
@@ -174,14 +176,10 @@ def test_a_key_in_the_query_string_never_reaches_the_log(server: RunningServer) 
 def model_processes(server: RunningServer) -> list[int]:
     """Pids of the server's embedded-model processes (children running `model_process`)."""
     pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            command = (stat.parent / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile
-        if parent == server.process.pid and b"deepcite.llm.model_process" in command:
-            pids.append(int(stat.parent.name))
+    for pid in child_pids(server.process.pid):
+        with contextlib.suppress(OSError):  # gone meanwhile
+            if b"deepcite.llm.model_process" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                pids.append(pid)
     return pids
 
 

@@ -110,21 +110,17 @@ class _ModelProcess:
     def alive(self) -> bool:
         return self.process.poll() is None and not self.conn.closed
 
-    def close(self) -> None:
-        self.conn.close()  # the child exits when its socket closes
-        try:
-            self.process.wait(timeout=PROCESS_EXIT_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    def _ended(self) -> ServiceUnavailableError:
+    def close(self) -> int:
+        """End the process (it exits when its socket closes); its exit code."""
         self.conn.close()
         try:
-            code = self.process.wait(timeout=PROCESS_EXIT_SECONDS)
+            return self.process.wait(timeout=PROCESS_EXIT_SECONDS)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            code = self.process.wait()
+            return self.process.wait()
+
+    def _ended(self) -> ServiceUnavailableError:
+        code = self.close()
         how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
         logger.error("the embedded model's process ended (%s)", how)
         return ServiceUnavailableError(
@@ -167,6 +163,7 @@ class EmbeddedModel:
         self.threads = threads
         self.stop_grace = stop_grace
         self._vocab: Llama | None = None  # the tokenizer only: no weights in this process
+        self._verified_path: Path | None = None
         self._load_lock = threading.Lock()
         self._process: _ModelProcess | None = None
         # What `warm_up` evaluated, evaluated again by a restarted process.
@@ -234,11 +231,15 @@ class EmbeddedModel:
 
     async def aclose(self) -> None:
         """End the model's process; it starts again if the model is used afterwards."""
-        async with self._turn_in(asyncio.get_running_loop()):
+
+        def end() -> None:
             with self._process_lock:
                 if self._process is not None:
-                    await asyncio.to_thread(self._process.close)
+                    self._process.close()
                     self._process = None
+
+        async with self._turn_in(asyncio.get_running_loop()):
+            await asyncio.to_thread(end)
 
     def _chatml_tokens(self, messages: list[ChatMessage], *, assistant_header: bool) -> list[int]:
         # Only the template's own markers are parsed as control tokens: text in a
@@ -348,7 +349,10 @@ class EmbeddedModel:
         return self._process
 
     def _model_file(self) -> Path:
-        return self.model_path or MODEL_FILES[self.name].path(self.cache_dir)
+        """The model file, its 1.1 GB hash-checked once (about a second), not per process started."""
+        if self._verified_path is None:
+            self._verified_path = self.model_path or MODEL_FILES[self.name].path(self.cache_dir)
+        return self._verified_path
 
     def _loaded(self) -> Llama:
         """The vocabulary, loaded on first use (a fraction of a second)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 
-from deepcite.research.text import normalize_answer
+from deepcite.research.text import normalize_name
 
 _PARENTHETICAL = re.compile(r"\s*\([^)]*\)\s*$")
 
@@ -34,4 +34,4 @@ def names_title(text: str, title: str) -> bool:
 @functools.lru_cache(maxsize=4096)
 def _bare_title(title: str) -> str:
     """A title without its disambiguation, as words: "Pasek & Paul" is "pasek and paul"."""
-    return normalize_answer(_PARENTHETICAL.sub("", title).replace("&", " and "))
+    return normalize_name(_PARENTHETICAL.sub("", title))

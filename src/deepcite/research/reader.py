@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from deepcite.research.evidence import Evidence
-from deepcite.research.text import content_words, normalize_answer
+from deepcite.research.text import content_words, normalize_answer, normalize_name
 
 NOT_FOUND = "NOT FOUND"
 # Token F1 a run of evidence words needs to stand in for what the model wrote.
@@ -30,10 +30,10 @@ _NUMBER_WORDS = {
     ))
 }
 _TRAILING = " .,;:!?\"'“”‘’()[]"
-# The two choices that end a question: "Which is older, A or B?", "Is it A or B?".
 # Two names first, then a question about "these" / "the two": the choices come before the ask.
 _NAME = r"[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*"
 _NAMED_THEN_WHICH = re.compile(rf"^({_NAME}) and ({_NAME})\b[^?]*?\b[Ww]hich (?:of )?(?:these|the two|them|both)\b")
+# The two choices that end a question: "Which is older, A or B?", "Is it A or B?".
 _OPTIONS = re.compile(r"(?:,|:|\b(?:between|is|was|are|were))\s+([^,:?]+?),?\s+or\s+([^,:?]+?)\s*\?$", re.I)
 
 
@@ -63,10 +63,11 @@ def clean_model_answer(text: str) -> str:
 def options_offered(question: str) -> tuple[str, str] | None:
     """The two choices a question names ("Which is older, the Ford Falcon or the Mini?",
     "Josey Scott and Ian Watkins were musicians. Which of these men ...?")."""
-    match = _OPTIONS.search(question.strip())
+    question = question.strip()
+    match = _OPTIONS.search(question)
     if match:
         return match[1].strip(), match[2].strip()
-    named = _NAMED_THEN_WHICH.search(question.strip())
+    named = _NAMED_THEN_WHICH.search(question)
     return (named[1], named[2]) if named else None
 
 
@@ -110,10 +111,11 @@ def closest_span(answer: str, text: str) -> tuple[str, float]:
     Returned verbatim from `text` (punctuation at its ends trimmed), so an answer
     the model rephrased slightly is reported in the source's own words.
     """
-    target = _span_words(answer).split()
+    # Read "&" as "and": else "Pasek and Paul" matches "Pasek & Paul and" better than the name.
+    target = normalize_name(answer).split()
     if not target:
         return "", 0.0
-    words = [(m.start(), m.end(), _span_words(m.group())) for m in _WORD.finditer(text)]
+    words = [(m.start(), m.end(), normalize_name(m.group())) for m in _WORD.finditer(text)]
     wanted = Counter(target)
     best = ("", 0.0)
     n = len(target)
@@ -129,12 +131,6 @@ def closest_span(answer: str, text: str) -> tuple[str, float]:
             if f1 > best[1]:
                 best = (text[window[0][0] : window[-1][1]].strip(_TRAILING), f1)
     return best
-
-
-def _span_words(text: str) -> str:
-    # "&" is punctuation to SQuAD's normalisation: "Pasek and Paul" would match
-    # "Pasek & Paul and" better than "Pasek & Paul" itself.
-    return normalize_answer(text.replace("&", " and "))
 
 
 def in_evidence_words(value: Any, evidence: Sequence[Evidence]) -> Any:

@@ -93,6 +93,12 @@ def normalize_answer(s: str) -> str:
     return " ".join(s.split())
 
 
+def normalize_name(s: str) -> str:
+    """`normalize_answer`, reading "&" as "and": SQuAD's normalisation drops it as
+    punctuation, so "Pasek & Paul" would not match "Pasek and Paul"."""
+    return normalize_answer(s.replace("&", " and "))
+
+
 # Abbreviations that precede a name or a number and so never end a sentence.
 _NEVER_FINAL = _word_set(
     """
