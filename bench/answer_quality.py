@@ -218,6 +218,7 @@ class NaiveBaseline:
 
 
 def index_hotpot(home: Path) -> None:
+    home.mkdir(parents=True, exist_ok=True)
     corpus = home / "corpus.jsonl"
     with gzip.open(HOTPOT / "corpus.jsonl.gz", "rb") as source:
         corpus.write_bytes(source.read())
