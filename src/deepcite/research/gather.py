@@ -33,6 +33,7 @@ MIN_REMOTE_PAGES = 2  # web pages read even by a profile that reads none, to quo
 MIN_READ_SECONDS = 0.5
 MAX_HOP_PASSAGES = 2  # passages kept of what each round of leads found
 PASSAGES_PER_LINKED_PAGE = 2  # of a page the question or the evidence names, read for its excerpt
+_SENTENCE_ENDS = set(".!?\"'”’)")
 
 
 class ReadPage(Protocol):
@@ -265,14 +266,25 @@ def _linked_pages(
 
 
 def _excerpt_span(best: ScoredSentence, scored: list[ScoredSentence], sentences: int) -> tuple[int, int]:
-    """The best sentence, grown by its better-scoring neighbours until `sentences` long."""
+    """The best sentence, grown by its better-scoring neighbours until `sentences` long.
+
+    A heading ("The Migration of Arctic Terns") is never a neighbour worth taking: the encoder
+    finds it close to the question, yet it answers nothing and would crowd out the sentence
+    after the best one.
+    """
+    text = best.passage.text
     score = {s.span: s.score for s in scored if s.passage is best.passage}
-    spans = split_sentences(best.passage.text)
+    spans = split_sentences(text)
     i = spans.index(best.span) if best.span in spans else 0
+
+    def neighbour(k: int) -> float:
+        if not 0 <= k < len(spans) or text[spans[k][1] - 1] not in _SENTENCE_ENDS:
+            return -1.0
+        return score.get(spans[k], 0.0)
+
     lo = hi = i
     while hi - lo + 1 < sentences:
-        left = score.get(spans[lo - 1], 0.0) if lo > 0 else -1.0
-        right = score.get(spans[hi + 1], 0.0) if hi + 1 < len(spans) else -1.0
+        left, right = neighbour(lo - 1), neighbour(hi + 1)
         if left < 0 and right < 0:
             break
         if right >= left:
