@@ -39,8 +39,10 @@ PROFILES: dict[str, ResearchProfile] = {
         ResearchProfile(
             name="lite",
             description="A few queries, the best pages read, answer with basis.",
+            # Speed's evidence size. On 24 SQuAD tune questions, side by side: 300 tokens in 4
+            # passages of 3 sentences, JSON F1 81 % at p50 5.9 s; 220 in 3 of 2, 82 % at 4.7 s.
             queries=3, hits_per_query=8, pages=4, rounds=1,
-            evidence_tokens=300, evidence_passages=4, excerpt_sentences=3, answer_tokens=128, answer_sentences=3,
+            evidence_tokens=220, evidence_passages=3, excerpt_sentences=2, answer_tokens=128, answer_sentences=3,
             time_budget=2.5, cross_check=False,
         ),
         ResearchProfile(
