@@ -152,10 +152,12 @@ def score(questions: list[Question], answer: Callable[[str, bool], dict[str, Any
             cited = {c["url"] for b in text["basis"] for c in b.get("citations", [])}
             if "supporting_urls" in q:
                 both.append(all(url in cited for url in q["supporting_urls"]))
+                row["both_pages_cited"] = both[-1]
             row.update(first_sentence=lead, text_confidence=(text["basis"] or [{}])[0].get("confidence"))
         rows.append(row)
-        print(f"  {f1:.2f} {got['seconds']:5.1f}s {level:6} | {q['question'][:70]} | {short[:40]!r} | {q['answers'][:1]}",
-              flush=True)
+        pages = "" if "both_pages_cited" not in row else (" both" if row["both_pages_cited"] else " MISS")
+        print(f"  {f1:.2f} {got['seconds']:5.1f}s {level:6}{pages} | {q['question'][:70]} | {short[:40]!r}"
+              f" | {q['answers'][:1]}", flush=True)
     figures: dict[str, Any] = {
         "questions": len(questions),
         "em": _mean(ems),

@@ -8,6 +8,7 @@ from bench.harness import SQUAD
 from tokenizers import Tokenizer
 
 from deepcite.llm.encoder import DIMENSIONS, SentenceEncoder, _package_folder
+from deepcite.research.gather import _excerpt_span
 from deepcite.research.ranking import (
     Candidate,
     RankedPassage,
@@ -15,6 +16,7 @@ from deepcite.research.ranking import (
     best_sentences,
     rank_passages,
 )
+from deepcite.research.sentences import score_sentences
 from deepcite.research.verify import support_score
 from deepcite.search.base import SearchHit
 
@@ -248,3 +250,17 @@ async def test_encoder_links_a_paraphrase_to_the_sentence_that_answers(embedder:
     coaches = "The two head coaches of Super Bowl 50 were Gary Kubiak and Ron Rivera."
     result, other = await embedder.similarity("Which team won Super Bowl 50?", [answer, coaches])
     assert result > other
+
+
+async def test_an_excerpt_grows_into_sentences_not_headings(embedder: SentenceEncoder) -> None:
+    page = (
+        "The Migration of Arctic Terns\n\n"
+        "Arctic terns fly from their Arctic breeding grounds to the Antarctic and back every year. "
+        "A tern tracked with a geolocator covered about 90,000 kilometres in a single annual round trip."
+    )
+    passage = Candidate("https://birds.example/terns", "The Migration of Arctic Terns", page, page, 0)
+    scored = await score_sentences("How far does an Arctic tern fly in a year?", [passage], embedder=embedder)
+    # The title line is close to the question, so it may score well; it is still no neighbour to take.
+    best = next(s for s in scored if s.text.startswith("Arctic terns fly"))
+    start, end = _excerpt_span(best, scored, 2)
+    assert page[start:end].startswith("Arctic terns fly") and page[start:end].endswith("round trip.")
