@@ -152,6 +152,11 @@ def test_an_answer_of_only_the_question_words_is_none_unless_it_is_a_choice_offe
     assert options_offered(question) == ("Parsifal", "Manon by Massenet")
     assert locate("Parsifal", operas, question).answer == "Parsifal"
     assert options_offered("Are Hot Rod and Wired both magazines?") is None
+    apart = "Which musician, Ciaran Gribbin or Brett Scallions, is a member of the post-grunge band Fuel?"
+    assert options_offered(apart) == ("Ciaran Gribbin", "Brett Scallions")
+    fuel = "Brett Scallions is the lead singer of Fuel."
+    singer = [Evidence(1, "https://a.example/brett", "Brett Scallions", fuel, fuel, relevance=0.7)]
+    assert locate("Brett Scallions", singer, apart).answer == "Brett Scallions"
     named_first = "Josey Scott and Ian Watkins were both promising musicians. Which of these talented men was jailed?"
     assert options_offered(named_first) == ("Josey Scott", "Ian Watkins")
     assert options_offered("Tom and Jerry is a cartoon. Which studio made it?") is None

@@ -35,6 +35,8 @@ _NAME = r"[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*"
 _NAMED_THEN_WHICH = re.compile(rf"^({_NAME}) and ({_NAME})\b[^?]*?\b[Ww]hich (?:of )?(?:these|the two|them|both)\b")
 # The two choices that end a question: "Which is older, A or B?", "Is it A or B?".
 _OPTIONS = re.compile(r"(?:,|:|\b(?:between|is|was|are|were))\s+([^,:?]+?),?\s+or\s+([^,:?]+?)\s*\?$", re.I)
+# The two choices set off by commas after the ask: "Which musician, A or B, is a member of Fuel?"
+_OPTIONS_APART = re.compile(r"^(?:which|who|what)\b[^,?]*,\s+([^,:?]+?)\s+or\s+([^,:?]+?)\s*,", re.I)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,9 +64,10 @@ def clean_model_answer(text: str) -> str:
 
 def options_offered(question: str) -> tuple[str, str] | None:
     """The two choices a question names ("Which is older, the Ford Falcon or the Mini?",
+    "Which band, Letters to Cleo or Screaming Trees, had more members?",
     "Josey Scott and Ian Watkins were musicians. Which of these men ...?")."""
     question = question.strip()
-    match = _OPTIONS.search(question)
+    match = _OPTIONS.search(question) or _OPTIONS_APART.search(question)
     if match:
         return match[1].strip(), match[2].strip()
     named = _NAMED_THEN_WHICH.search(question)
