@@ -25,8 +25,9 @@ from deepcite.errors import ServiceUnavailableError
 Vectors = NDArray[np.float32]
 
 DIMENSIONS = 384
-# MiniLM was trained on 128-token inputs; a little more keeps a passage's later facts.
-MAX_TOKENS = 256
+# MiniLM was trained on 128-token inputs. On 24 SQuAD tune questions (lite), 256 ranked no
+# better (F1 82 % with either) and took 0.2 s longer a question.
+MAX_TOKENS = 128
 BATCH = 32
 
 
