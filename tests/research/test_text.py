@@ -73,6 +73,12 @@ def test_split_sentences_handles_abbreviations_initials_and_decimals() -> None:
         '"Yes." he said.',
         "Apple Inc. makes phones.",
     ]
+    # A time of day ends its sentence when a name follows, and runs on into lower case.
+    assert sentences("He dined at 8:10 p.m. Tesla worked on. It opened at 9 a.m. daily.") == [
+        "He dined at 8:10 p.m.",
+        "Tesla worked on.",
+        "It opened at 9 a.m. daily.",
+    ]
 
 
 def test_split_sentences_handles_ellipses_and_blank_lines() -> None:

@@ -150,6 +150,8 @@ def _is_boundary(text: str, dot: int, after: int, end: int) -> bool:
     key = word.lower()
     if key in _NEVER_FINAL:
         return False
+    if key in ("a.m", "p.m"):
+        return first.isupper()  # "dinner at 8:10 p.m. Tesla ..." ends; a time rarely runs on into a name
     # Initials ("J. K. Rowling"), dotted acronyms ("U.S."), and the ambiguous
     # abbreviations end a sentence only when the next word looks like an opener.
     is_initial = len(word) == 1 and word.isalpha()
