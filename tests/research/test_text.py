@@ -7,6 +7,7 @@ from bench.harness import SQUAD
 from deepcite.research.text import (
     STOPWORDS,
     content_words,
+    is_heading,
     normalize_answer,
     split_sentences,
     stem,
@@ -90,6 +91,11 @@ def test_split_sentences_handles_ellipses_and_blank_lines() -> None:
         "It rose…",
         "Certainly!",
     ]
+
+
+def test_a_heading_is_a_span_without_terminal_punctuation() -> None:
+    assert is_heading("The Migration of Arctic Terns") and is_heading("Early life (1856–1880)")
+    assert not is_heading("Terns fly far.") and not is_heading('"Yes!"') and not is_heading("It rose…")
 
 
 def test_split_sentences_of_nothing() -> None:

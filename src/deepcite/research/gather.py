@@ -24,7 +24,7 @@ from deepcite.research.planner import entities, first_queries, follow_up_queries
 from deepcite.research.profiles import ResearchProfile
 from deepcite.research.ranking import Candidate, RankedPassage, rank_passages
 from deepcite.research.sentences import ScoredSentence, score_sentences
-from deepcite.research.text import split_sentences
+from deepcite.research.text import is_heading, split_sentences
 from deepcite.search.base import SearchProvider
 from deepcite.search.fanout import search_everywhere
 from deepcite.search.passages import split_passages
@@ -33,7 +33,6 @@ MIN_REMOTE_PAGES = 2  # web pages read even by a profile that reads none, to quo
 MIN_READ_SECONDS = 0.5
 MAX_HOP_PASSAGES = 2  # passages kept of what each round of leads found
 PASSAGES_PER_LINKED_PAGE = 2  # of a page the question or the evidence names, read for its excerpt
-_SENTENCE_ENDS = set(".!?\"'”’)")
 
 
 class ReadPage(Protocol):
@@ -278,7 +277,7 @@ def _excerpt_span(best: ScoredSentence, scored: list[ScoredSentence], sentences:
     i = spans.index(best.span) if best.span in spans else 0
 
     def neighbour(k: int) -> float:
-        if not 0 <= k < len(spans) or text[spans[k][1] - 1] not in _SENTENCE_ENDS:
+        if not 0 <= k < len(spans) or is_heading(text[spans[k][0] : spans[k][1]]):
             return -1.0
         return score.get(spans[k], 0.0)
 

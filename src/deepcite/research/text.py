@@ -184,6 +184,12 @@ def _split_block(text: str, start: int, end: int) -> list[Span]:
     return trimmed
 
 
+def is_heading(sentence: str) -> bool:
+    """Whether a span of `split_sentences` is a heading or label, not a sentence: it has no
+    terminal punctuation ("The Migration of Arctic Terns", "Early life")."""
+    return not sentence.rstrip().rstrip(_CLOSING_CHARS).endswith((".", "!", "?", "\u2026"))
+
+
 def split_sentences(text: str) -> list[Span]:
     """Character spans `(start, end)` of the sentences of `text`, in order.
 
