@@ -33,10 +33,11 @@ _TRAILING = " .,;:!?\"'“”‘’()[]"
 # Two names first, then a question about "these" / "the two": the choices come before the ask.
 _NAME = r"[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*"
 _NAMED_THEN_WHICH = re.compile(rf"^({_NAME}) and ({_NAME})\b[^?]*?\b[Ww]hich (?:of )?(?:these|the two|them|both)\b")
+_CHOICE = r"([^,:?]+?)"
 # The two choices that end a question: "Which is older, A or B?", "Is it A or B?".
-_OPTIONS = re.compile(r"(?:,|:|\b(?:between|is|was|are|were))\s+([^,:?]+?),?\s+or\s+([^,:?]+?)\s*\?$", re.I)
+_OPTIONS = re.compile(rf"(?:,|:|\b(?:between|is|was|are|were))\s+{_CHOICE},?\s+or\s+{_CHOICE}\s*\?$", re.I)
 # The two choices set off by commas after the ask: "Which musician, A or B, is a member of Fuel?"
-_OPTIONS_APART = re.compile(r"^(?:which|who|what)\b[^,?]*,\s+([^,:?]+?)\s+or\s+([^,:?]+?)\s*,", re.I)
+_OPTIONS_APART = re.compile(rf"^(?:which|who|what)\b[^,?]*,\s+{_CHOICE}\s+or\s+{_CHOICE}\s*,", re.I)
 
 
 @dataclasses.dataclass(frozen=True)
