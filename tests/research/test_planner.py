@@ -54,6 +54,13 @@ def test_a_page_is_linked_by_its_title_without_the_disambiguation() -> None:
     assert not names_title("Who starred in the film Kiss and Tell Me?", "Tell Me Why")
 
 
+def test_a_place_title_is_named_by_its_name_where_the_text_also_names_its_qualifier() -> None:
+    assert title_names("Summerlin, Nevada", "Summerlin")
+    assert names_title("a school located in Summerlin, Clark County, Nevada", "Summerlin, Nevada")
+    assert names_title("He was born in Summerlin, Nevada.", "Summerlin, Nevada")
+    assert not names_title("Paris is the capital of France.", "Paris, Texas")
+
+
 def test_leads_are_names_searched_alone_and_never_dates() -> None:
     leads = follow_up_queries("Who founded the prize?", ["It was founded on July 26, 1931 by Mira Castellan."], set(), 5)
     assert leads == [("Mira Castellan", '"Mira Castellan"')]

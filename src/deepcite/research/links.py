@@ -17,16 +17,24 @@ _PARENTHETICAL = re.compile(r"\s*\([^)]*\)\s*$")
 
 def title_names(title: str, entity: str) -> bool:
     """Whether the page titled `title` is the page about `entity` ("Kiss and Tell (1945 film)"
-    is about "Kiss and Tell"): the link a hyperlink would have made."""
-    bare = _bare_title(title)
-    return bool(bare) and bare == _bare_title(entity)
+    is about "Kiss and Tell", "Summerlin, Nevada" about "Summerlin"): the link a hyperlink
+    would have made."""
+    bare, name = _bare_title(title), _bare_title(entity)
+    return bool(bare) and name in (bare, _bare_title(title.split(",")[0]))
 
 
 def names_title(text: str, title: str) -> bool:
     """Whether `text` names the page titled `title` ("the film Kiss and Tell" names
-    "Kiss and Tell (1945 film)"), word for word."""
-    bare = _bare_title(title)
-    return len(bare) > 2 and f" {bare} " in f" {_bare_title(text)} "
+    "Kiss and Tell (1945 film)"), word for word. A title qualified after a comma, as places
+    are ("Summerlin, Nevada"), is named by its name when the text also names the qualifier
+    ("in Summerlin, Clark County, Nevada")."""
+    words = f" {_bare_title(text)} "
+    name, *qualifiers = (_bare_title(part) for part in title.split(","))
+    if not qualifiers:
+        return len(name) > 2 and f" {name} " in words
+    whole = " ".join([name, *qualifiers])
+    qualified = len(name) > 2 and f" {name} " in words and all(f" {q} " in words for q in qualifiers if q)
+    return f" {whole} " in words or qualified
 
 
 # Every page's title and best passage is compared with every other page's title: each text
