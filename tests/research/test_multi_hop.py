@@ -15,9 +15,10 @@ from deepcite.research.conversation import read_conversation
 from deepcite.research.engine import ResearchEngine, is_bridge
 from deepcite.research.events import Basis
 from deepcite.research.evidence import Evidence
-from deepcite.research.gather import Findings, Researcher
+from deepcite.research.gather import Findings, Researcher, _linked_pages
 from deepcite.research.planner import first_queries
 from deepcite.research.profiles import PROFILES
+from deepcite.research.ranking import Candidate
 from deepcite.research.request import ResearchRequest
 from deepcite.search.local_index import LocalIndex
 
@@ -81,3 +82,25 @@ def test_a_lead_is_taken_for_the_bridge_only_when_its_own_page_was_read() -> Non
     # A lead that names the answer, with no page of its own, is just the answer.
     assert not is_bridge("Vellport Academy", ["Mira Castellan", "Vellport Academy"], [founder])
     assert not is_bridge("Vellport", ["Mira Castellan"], [founder])
+
+
+def test_a_runner_up_page_leads_on_only_to_a_page_that_explains_the_rest_of_the_question() -> None:
+    question = "In what month is the documentary festival presented by the fortnightly British journal of literary essays held?"
+    pages = {
+        "https://w.example/NHdocs": ("New Haven Documentary Film Festival",
+                                     "NHdocs is a documentary festival held in June at Yale University."),
+        "https://w.example/LIDF": ("London International Documentary Festival",
+                                   "The festival is held in March. It is presented with the London Review of Books "
+                                   "and the London Film School."),
+        "https://w.example/LRB": ("London Review of Books",
+                                  "The London Review of Books is a British journal of literary essays, published fortnightly."),
+        "https://w.example/LFS": ("London Film School", "The London Film School is a school in Covent Garden."),
+        "https://w.example/Yale": ("Yale University", "Yale University is a private university in New Haven."),
+    }
+    by_page = {url: [Candidate(url, title, text, text, 0)] for url, (title, text) in pages.items()}
+    findings = Findings()
+    first = ["https://w.example/NHdocs"]
+    order = _linked_pages(question, first, by_page, findings, ["https://w.example/LIDF"])
+    # The best page's links are all taken; the runner-up's only where they explain the question.
+    assert order == [*first, "https://w.example/Yale", "https://w.example/LIDF", "https://w.example/LRB"]
+    assert findings.led_from["https://w.example/LRB"] == "https://w.example/LIDF"

@@ -24,7 +24,7 @@ from deepcite.research.planner import entities, first_queries, follow_up_queries
 from deepcite.research.profiles import ResearchProfile
 from deepcite.research.ranking import Candidate, RankedPassage, rank_passages
 from deepcite.research.sentences import ScoredSentence, score_sentences
-from deepcite.research.text import is_heading, split_sentences
+from deepcite.research.text import content_words, is_heading, split_sentences
 from deepcite.search.base import SearchProvider
 from deepcite.search.fanout import search_everywhere
 from deepcite.search.passages import split_passages
@@ -207,7 +207,8 @@ class Researcher:
             by_page: dict[str, list[Candidate]] = {}
             for c in [*pool, *findings.candidates.values()]:
                 by_page.setdefault(c.url, []).append(c)
-            first = _linked_pages(question, first, by_page, findings)[: profile.evidence_passages]
+            runners_up = list(dict.fromkeys(r.url for r in findings.ranked[: profile.evidence_passages]))[1:]
+            first = _linked_pages(question, first, by_page, findings, runners_up)[: profile.evidence_passages]
             # A page's best-ranked passages, or those its search found first: not all of a long page.
             pool += [c for url in first for c in by_page[url][:PASSAGES_PER_LINKED_PAGE]]
         chosen = await self._excerpts(question, pool, profile, first)
@@ -249,10 +250,16 @@ class Researcher:
 
 
 def _linked_pages(
-    question: str, best: list[str], by_page: Mapping[str, list[Candidate]], findings: Findings
+    question: str, best: list[str], by_page: Mapping[str, list[Candidate]], findings: Findings, runners_up: list[str]
 ) -> list[str]:
     """The best page, the pages the question names by title, the pages their best passages
-    name (each recorded in `findings.led_from`), then the pages the leads found."""
+    name (each recorded in `findings.led_from`), then the pages the leads found.
+
+    A runner-up page (ranked high, not first) leads on only where the page it names explains
+    words of the question that it leaves unexplained: "a festival presented by the fortnightly
+    British journal of literary essays" is answered by the festival's page, which names the
+    London Review of Books, whose page explains the rest.
+    """
     titles = {url: passages[0].title for url, passages in by_page.items()}
     named = [url for url in titles if names_title(question, titles[url])]
     linked = []
@@ -260,6 +267,15 @@ def _linked_pages(
         for url in titles:
             if url != linking and names_title(by_page[linking][0].text, titles[url]):
                 linked.append(url)
+                findings.led_from.setdefault(url, linking)
+    asked = set(content_words(question))
+    for linking in runners_up:
+        text = by_page[linking][0].text
+        unexplained = asked - set(content_words(f"{titles[linking]} {text}"))
+        for url in titles:
+            said = " ".join([titles[url], *(c.text for c in by_page[url][:PASSAGES_PER_LINKED_PAGE])])
+            if url != linking and names_title(text, titles[url]) and len(unexplained & set(content_words(said))) >= 2:
+                linked += [linking, url]
                 findings.led_from.setdefault(url, linking)
     return list(dict.fromkeys([*best, *named, *linked, *(r.url for r in findings.hops)]))
 
