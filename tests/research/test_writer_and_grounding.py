@@ -105,6 +105,20 @@ def test_a_bridge_source_is_quoted_when_the_answer_leaves_the_question_unexplain
     assert cited == {film.url, person.url}
 
 
+def test_a_page_the_question_names_in_another_form_is_quoted_for_what_it_explains() -> None:
+    person = Evidence(1, "https://w.example/Eenasul_Fateh", "Eenasul Fateh",
+                      "Eenasul Fateh, also known by his stage name Aladin, is a former management consultant.", "")
+    practice = Evidence(2, "https://w.example/Management_consulting", "Management consulting",
+                        "Management consulting is the practice of helping organizations to improve their performance.", "")
+    question = "Who was known by his stage name Aladin and helped organizations improve their performance as a consultant?"
+    writer = AnswerWriter([person, practice], question)
+    reading = locate("Eenasul Fateh", [person, practice], question)
+    writer.emit(Claim(answer_as_sentence(reading.answer or ""), [(e, 1.0) for e in reading.sources]))
+    for quote in writer.supporting_quotes(reading):
+        writer.emit(quote)
+    assert {a.url for a in writer.annotations} == {person.url, practice.url}
+
+
 def test_the_page_that_named_the_answers_page_is_cited_with_it() -> None:
     # The ship's page shares no title word with the answer's page: only the hop links them.
     ship = Evidence(1, "https://w.example/SS_General_von_Steuben", "SS General von Steuben",
@@ -160,6 +174,7 @@ def test_an_answer_of_only_the_question_words_is_none_unless_it_is_a_choice_offe
     named_first = "Josey Scott and Ian Watkins were both promising musicians. Which of these talented men was jailed?"
     assert options_offered(named_first) == ("Josey Scott", "Ian Watkins")
     assert options_offered("Tom and Jerry is a cartoon. Which studio made it?") is None
+    assert options_offered("Which band has more members Band of Skulls or Live ?") == ("Band of Skulls", "Live")
 
 
 def test_model_markers_are_dropped_from_its_sentence() -> None:

@@ -38,6 +38,10 @@ _CHOICE = r"([^,:?]+?)"
 _OPTIONS = re.compile(rf"(?:,|:|\b(?:between|is|was|are|were))\s+{_CHOICE},?\s+or\s+{_CHOICE}\s*\?$", re.I)
 # The two choices set off by commas after the ask: "Which musician, A or B, is a member of Fuel?"
 _OPTIONS_APART = re.compile(rf"^(?:which|who|what)\b[^,?]*,\s+{_CHOICE}\s+or\s+{_CHOICE}\s*,", re.I)
+# Two names that end a question with nothing setting them off: "Which genus has more species
+# Eucryphia or Lepidozamia?", "... more members Band of Skulls or Live?"
+_TITLED = r"[A-Z][\w.'’-]*(?:\s+(?:(?:of|the|and|&)\s+)?[A-Z][\w.'’-]*)*"
+_NAMES_LAST = re.compile(rf"\s({_TITLED})\s+or\s+({_TITLED})\s*\?$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +72,7 @@ def options_offered(question: str) -> tuple[str, str] | None:
     "Which band, Letters to Cleo or Screaming Trees, had more members?",
     "Josey Scott and Ian Watkins were musicians. Which of these men ...?")."""
     question = question.strip()
-    match = _OPTIONS.search(question) or _OPTIONS_APART.search(question)
+    match = _OPTIONS.search(question) or _OPTIONS_APART.search(question) or _NAMES_LAST.search(question)
     if match:
         return match[1].strip(), match[2].strip()
     named = _NAMED_THEN_WHICH.search(question)

@@ -141,7 +141,9 @@ class AnswerWriter:
         best: tuple[int, Evidence, str] | None = None
         for source in self.evidence:
             title = set(content_words(source.title))
-            linked = bool(distinctive & set(content_words(source.text))) or (bool(title) and title <= question)
+            # The question may name the page in another form ("as a consultant": "Management consulting").
+            titled = bool(title) and 2 * sum(any(same_root(t, q) for q in question) for t in title) >= len(title)
+            linked = bool(distinctive & set(content_words(source.text))) or titled
             if source.source_key in cited_pages or not linked:
                 continue
             for s, e in split_sentences(source.text):
