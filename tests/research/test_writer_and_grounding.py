@@ -152,6 +152,13 @@ def test_every_page_a_comparison_names_is_cited() -> None:
     assert {albee.url, barrie.url} <= {a.url for a in writer.annotations}
 
 
+def test_a_dash_parts_words_when_the_answer_is_found() -> None:
+    text = "The attraction, which debuted with the park on May 1, 1989—was located in a replica. It won 24–10."
+    ride = [Evidence(1, "https://w.example/ride", "The Great Movie Ride", text, text, relevance=0.6)]
+    assert locate("1989", ride, "A Disney ride that debuted in what year?").answer == "1989"
+    assert locate("24-10", ride).answer == "24–10"
+
+
 def test_a_plain_no_is_read_as_the_answer_to_a_yes_or_no_question() -> None:
     # "no" is a stop word: it once counted as "only the question's words" and abstained.
     reading = locate("No.", evidence(), "Were the two films directed by the same person?")

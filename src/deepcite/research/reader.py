@@ -21,7 +21,7 @@ NOT_FOUND = "NOT FOUND"
 # Token F1 a run of evidence words needs to stand in for what the model wrote.
 MIN_SNAP_F1 = 0.6
 YES_NO = ("yes", "no")
-_WORD = re.compile(r"\S+")
+_WORD = re.compile(r"[^\s\u2013\u2014-]+")  # words, as `normalize_name` reads them: "1989—was" is two
 _NUMBER_WORDS = {
     str(n): word
     for n, word in enumerate((

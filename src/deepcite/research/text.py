@@ -93,10 +93,14 @@ def normalize_answer(s: str) -> str:
     return " ".join(s.split())
 
 
+_DASHES = re.compile("[-\u2013\u2014]")
+
+
 def normalize_name(s: str) -> str:
-    """`normalize_answer`, reading "&" as "and": SQuAD's normalisation drops it as
-    punctuation, so "Pasek & Paul" would not match "Pasek and Paul"."""
-    return normalize_answer(s.replace("&", " and "))
+    """`normalize_answer`, reading "&" as "and" and a dash as a space: SQuAD's normalisation
+    drops them as punctuation, so "Pasek & Paul" would not match "Pasek and Paul", nor
+    "1989" the words "May 1, 1989—was", nor "24-10" the score "24–10"."""
+    return normalize_answer(_DASHES.sub(" ", s.replace("&", " and ")))
 
 
 # Abbreviations that precede a name or a number and so never end a sentence.

@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 
 from deepcite.research.evidence import Evidence
-from deepcite.research.text import content_words, normalize_answer, split_sentences
+from deepcite.research.text import content_words, normalize_name, split_sentences
 
 # Numbers carry the facts that most often go wrong (dates, scores, amounts).
 NUMBER_WEIGHT = 2.0
@@ -102,9 +102,9 @@ def same_root(a: str, b: str) -> bool:
 
 
 def contains_answer(text: str, answer: str) -> bool:
-    """Whether `text` states `answer`, compared as SQuAD normalises answers."""
-    needle = normalize_answer(answer)
-    return bool(needle) and f" {needle} " in f" {normalize_answer(text)} "
+    """Whether `text` states `answer`, compared as names are (`normalize_name`)."""
+    needle = normalize_name(answer)
+    return bool(needle) and f" {needle} " in f" {normalize_name(text)} "
 
 
 def windows(evidence: Evidence) -> list[set[str]]:
