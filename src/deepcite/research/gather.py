@@ -38,6 +38,7 @@ PASSAGES_PER_LINKED_PAGE = 2  # of a page the question or the evidence names, re
 # chairman of?"; on the best two, base follows his page's lead to Christianity Today's.
 # HotpotQA tune 0-79, base, both pages cited: 66/80 judged on five, 68/80 on two.
 LEADS_JUDGED_BY = 2
+MIN_WORDS_EXPLAINED = 2  # of the question's, by a page a runner-up names, for it to lead there
 
 
 class ReadPage(Protocol):
@@ -279,7 +280,8 @@ def _linked_pages(
         unexplained = asked - set(content_words(f"{titles[linking]} {text}"))
         for url in titles:
             said = " ".join([titles[url], *(c.text for c in by_page[url][:PASSAGES_PER_LINKED_PAGE])])
-            if url != linking and names_title(text, titles[url]) and len(unexplained & set(content_words(said))) >= 2:
+            explains = len(unexplained & set(content_words(said))) >= MIN_WORDS_EXPLAINED
+            if url != linking and names_title(text, titles[url]) and explains:
                 linked += [linking, url]
                 findings.led_from.setdefault(url, linking)
     return list(dict.fromkeys([*best, *named, *linked, *(r.url for r in findings.hops)]))

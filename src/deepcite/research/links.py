@@ -28,13 +28,11 @@ def names_title(text: str, title: str) -> bool:
     "Kiss and Tell (1945 film)"), word for word. A title qualified after a comma, as places
     are ("Summerlin, Nevada"), is named by its name when the text also names the qualifier
     ("in Summerlin, Clark County, Nevada")."""
-    words = f" {_bare_title(text)} "
+    words, bare = f" {_bare_title(text)} ", _bare_title(title)
+    if len(bare) > 2 and f" {bare} " in words:
+        return True
     name, *qualifiers = (_bare_title(part) for part in title.split(","))
-    if not qualifiers:
-        return len(name) > 2 and f" {name} " in words
-    whole = " ".join([name, *qualifiers])
-    qualified = len(name) > 2 and f" {name} " in words and all(f" {q} " in words for q in qualifiers if q)
-    return f" {whole} " in words or qualified
+    return bool(qualifiers) and len(name) > 2 and f" {name} " in words and all(f" {q} " in words for q in qualifiers)
 
 
 # Every page's title and best passage is compared with every other page's title: each text
