@@ -85,15 +85,16 @@ def test_a_lead_is_taken_for_the_bridge_only_when_its_own_page_was_read() -> Non
 
 
 def test_a_runner_up_page_leads_on_only_to_a_page_that_explains_the_rest_of_the_question() -> None:
-    question = "In what month is the documentary festival presented by the fortnightly British journal of literary essays held?"
+    question = ("In what month is the documentary festival presented by the fortnightly British journal "
+                "of literary essays held?")
     pages = {
         "https://w.example/NHdocs": ("New Haven Documentary Film Festival",
                                      "NHdocs is a documentary festival held in June at Yale University."),
         "https://w.example/LIDF": ("London International Documentary Festival",
                                    "The festival is held in March. It is presented with the London Review of Books "
                                    "and the London Film School."),
-        "https://w.example/LRB": ("London Review of Books",
-                                  "The London Review of Books is a British journal of literary essays, published fortnightly."),
+        "https://w.example/LRB": ("London Review of Books", "The London Review of Books is a British journal "
+                                  "of literary essays, published fortnightly."),
         "https://w.example/LFS": ("London Film School", "The London Film School is a school in Covent Garden."),
         "https://w.example/Yale": ("Yale University", "Yale University is a private university in New Haven."),
     }
