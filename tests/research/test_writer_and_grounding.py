@@ -90,17 +90,23 @@ def test_the_answer_leads_then_verbatim_quotes_that_state_it_with_markers() -> N
     assert all(c.text in PAGE or c.text in OTHER for c in writer.claims[1:])
 
 
+def written(evidence: list[Evidence], question: str, said: str) -> AnswerWriter:
+    """The answer `said` written as the engine writes it: the lead, then the supporting quotes."""
+    writer = AnswerWriter(evidence, question)
+    reading = locate(said, evidence, question)
+    writer.emit(Claim(answer_as_sentence(reading.answer or ""), [(e, 1.0) for e in reading.sources]))
+    for quote in writer.supporting_quotes(reading):
+        writer.emit(quote)
+    return writer
+
+
 def test_a_bridge_source_is_quoted_when_the_answer_leaves_the_question_unexplained() -> None:
     film = Evidence(1, "https://w.example/Kiss_and_Tell", "Kiss and Tell (1945 film)",
                     "Kiss and Tell is a 1945 comedy film starring Shirley Temple as Corliss Archer.", "")
     person = Evidence(2, "https://w.example/Shirley_Temple", "Shirley Temple",
                       "Shirley Temple Black was an actress who later served as Chief of Protocol of the United States.", "")
     question = "What government position was held by the woman who portrayed Corliss Archer in the film Kiss and Tell?"
-    writer = AnswerWriter([film, person], question)
-    reading = locate("Chief of Protocol", [film, person])
-    writer.emit(Claim(answer_as_sentence(reading.answer or ""), [(e, 1.0) for e in reading.sources]))
-    for quote in writer.supporting_quotes(reading):
-        writer.emit(quote)
+    writer = written([film, person], question, "Chief of Protocol")
     cited = {a.url for a in writer.annotations}
     assert cited == {film.url, person.url}
 
@@ -111,11 +117,7 @@ def test_a_page_the_question_names_in_another_form_is_quoted_for_what_it_explain
     practice = Evidence(2, "https://w.example/Management_consulting", "Management consulting",
                         "Management consulting is the practice of helping organizations to improve their performance.", "")
     question = "Who was known by his stage name Aladin and helped organizations improve their performance as a consultant?"
-    writer = AnswerWriter([person, practice], question)
-    reading = locate("Eenasul Fateh", [person, practice], question)
-    writer.emit(Claim(answer_as_sentence(reading.answer or ""), [(e, 1.0) for e in reading.sources]))
-    for quote in writer.supporting_quotes(reading):
-        writer.emit(quote)
+    writer = written([person, practice], question, "Eenasul Fateh")
     assert {a.url for a in writer.annotations} == {person.url, practice.url}
 
 
@@ -127,11 +129,7 @@ def test_the_page_that_named_the_answers_page_is_cited_with_it() -> None:
                        "Baron von Steuben served as inspector general of the Continental Army.", "",
                        led_from=ship.url)
     question = "What army did the namesake of the ship launched as the München in 1930 fight in?"
-    writer = AnswerWriter([ship, general], question)
-    reading = locate("Continental Army", [ship, general], question)
-    writer.emit(Claim(answer_as_sentence(reading.answer or ""), [(e, 1.0) for e in reading.sources]))
-    for quote in writer.supporting_quotes(reading):
-        writer.emit(quote)
+    writer = written([ship, general], question, "Continental Army")
     assert {a.url for a in writer.annotations} == {ship.url, general.url}
     assert "launched as the München in 1930" in writer.content
 
