@@ -103,6 +103,21 @@ def test_fts_query_quotes_terms_and_drops_stopwords() -> None:
     assert fts_query("?!") == ""
 
 
+async def test_a_quoted_phrase_finds_the_page_that_has_it_even_of_stopwords(tmp_path: Path) -> None:
+    # "For Against" is a band whose name is two stopwords: searched by words, only "polar" is left.
+    pages = {
+        "for-against": ("For Against", "For Against is a post-punk band from Lincoln, Nebraska."),
+        **{f"bear-{i}": (f"Polar bear {i}", "The polar bear hunts seals; a polar bear is a marine mammal.")
+           for i in range(6)},
+    }
+    async with LocalIndex(tmp_path / "index.sqlite3") as index:
+        for url, (title, text) in pages.items():
+            await index.upsert(url, title, text, "test")
+        assert fts_query('"For Against" united states') == '"for against" OR "united" OR "states"'
+        assert [h.url for h in await index.search('"For Against" polar', limit=1)] == ["for-against"]
+        assert fts_query('"' + "long " * 20 + '"') == '"long"'
+
+
 async def test_search_is_fast(sample_index: LocalIndex) -> None:
     questions = [q for q, _, _ in SQUAD_QUESTIONS] * 5
     started = time.perf_counter()

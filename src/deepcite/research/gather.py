@@ -20,7 +20,7 @@ from deepcite.research.events import Progress
 from deepcite.research.evidence import Evidence, verbatim
 from deepcite.research.grounding import question_coverage
 from deepcite.research.links import names_title, title_names
-from deepcite.research.planner import entities, first_queries, follow_up_queries
+from deepcite.research.planner import first_queries, follow_up_queries, question_entities
 from deepcite.research.profiles import ResearchProfile
 from deepcite.research.ranking import Candidate, RankedPassage, rank_passages
 from deepcite.research.sentences import ScoredSentence, score_sentences
@@ -95,7 +95,7 @@ class Researcher:
         deadline = time.monotonic() + profile.time_budget
         question = conversation.search_text
         queries = first_queries(question, profile.queries)
-        async for progress in self._round(queries, profile, findings, deadline, named=entities(question)):
+        async for progress in self._round(queries, profile, findings, deadline, named=question_entities(question)):
             yield progress
         findings.ranked = await self._rank(question, list(findings.candidates.values()), profile)
         for _ in range(profile.rounds - 1):

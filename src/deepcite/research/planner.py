@@ -54,6 +54,23 @@ def entities(text: str) -> list[str]:
     return found
 
 
+def question_entities(question: str) -> list[str]:
+    """The question's entities, each compared pair also apart: "Were Local H and For Against
+    both from the US?" names "Local H" and "For Against", each a page to find, before the
+    joined phrase (which may itself be one name, "Bosnia and Herzegovina")."""
+    found = []
+    for entity in entities(question):
+        parts = [part for part in entity.split(" and ") if len(part) > 2]
+        found += [*parts, entity] if len(parts) > 1 else [entity]
+    return list(dict.fromkeys(found))
+
+
+def _joined_phrase(name: str, named: list[str]) -> str:
+    """The phrase that joins `name` to the name it is compared with, else `name`: a compared
+    name is searched without the other's words, which would find the other's pages."""
+    return next((e for e in named if e.startswith(f"{name} and ") or e.endswith(f" and {name}")), name)
+
+
 def is_date(phrase: str) -> bool:
     """"July 26", "May 1860": a date names no page worth following."""
     return any(word.lower().strip(".,") in _MONTHS for word in phrase.split())
@@ -65,10 +82,11 @@ def first_queries(search_text: str, count: int) -> list[str]:
     queries = dict.fromkeys(q for q in (search_text, " ".join(dict.fromkeys(keywords))) if q.strip())
     # Linear in the question: each entity's words are read once, and only the first
     # entities that still make new queries are looked at.
-    for entity in dict.fromkeys(entities(search_text)):
+    named = question_entities(search_text)
+    for entity in named:
         if len(queries) >= count:
             break
-        entity_words = set(content_words(entity))
+        entity_words = set(content_words(_joined_phrase(entity, named)))
         rest = itertools.islice((w for w in keywords if w not in entity_words), 4)
         queries[f'"{entity}" ' + " ".join(rest)] = None
     return list(queries)[:count]
@@ -82,7 +100,7 @@ def follow_up_queries(
     An entity mentioned in the passages that answer part of the question is the bridge
     to the part they do not answer; its own page is where the rest is found.
     """
-    asked = {w.lower() for w in entities(question)} | {w.lower() for w in known}
+    asked = {w.lower() for w in question_entities(question)} | {w.lower() for w in known}
     question_words = set(content_words(question))
     scores: dict[str, float] = {}
     for rank, passage in enumerate(passages):

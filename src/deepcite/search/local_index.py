@@ -70,6 +70,8 @@ LIMIT ?
 """
 
 _WORD = re.compile(r"\w+")
+_QUOTED = re.compile(r'"([^"]+)"')
+MAX_PHRASE_WORDS = 8  # a longer quotation is searched by its words alone
 # Words that match nearly every passage; dropping them lets BM25 rank on the rest.
 _STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being
@@ -96,11 +98,16 @@ class IndexedPage:
 def fts_query(text: str) -> str:
     """Turn free text into a safe FTS5 query: quoted terms, stopwords dropped, OR-combined.
 
-    Returns "" when the text holds no searchable word.
+    A phrase the text quotes is also searched as a phrase, stopwords and all, so a passage
+    that has it ranks first: "For Against" (a band) is otherwise two stopwords, and
+    "Polar Bear and Daiquiri" finds only polar bears. Returns "" when the text holds no
+    searchable word.
     """
+    quoted = (_WORD.findall(phrase.lower()) for phrase in _QUOTED.findall(text))
+    phrases = [" ".join(words) for words in quoted if 1 < len(words) <= MAX_PHRASE_WORDS]
     words = list(dict.fromkeys(word.lower() for word in _WORD.findall(text)))
-    terms = [word for word in words if word not in _STOPWORDS] or words
-    return " OR ".join(f'"{term}"' for term in terms[:MAX_QUERY_TERMS])
+    terms = [*phrases, *([word for word in words if word not in _STOPWORDS] or words)]
+    return " OR ".join(f'"{term}"' for term in dict.fromkeys(terms[:MAX_QUERY_TERMS]))
 
 
 def content_hash(title: str, text: str) -> str:
