@@ -150,6 +150,21 @@ def test_every_page_a_comparison_names_is_cited() -> None:
     assert {albee.url, barrie.url} <= {a.url for a in writer.annotations}
 
 
+def test_a_comparison_cites_the_other_name_not_a_namesake_of_the_first() -> None:
+    # HotpotQA tune q119: three "Polar Bear" pages used up the sentences before Daiquiri's.
+    cocktail = Evidence(1, "https://w.example/Polar_Bear_(cocktail)", "Polar Bear (cocktail)",
+                        "A Polar Bear is a mint chocolate cocktail.", "",
+                        led_from="https://w.example/Polar_Bear_(locomotive)")
+    namesakes = [Evidence(n, f"https://w.example/Polar_bear_{n}", title, "Polar Bear is a thing.", "")
+                 for n, title in ((2, "Polar bear"), (3, "Polar Bear (locomotive)"))]
+    daiquiri = Evidence(4, "https://w.example/Daiquiri", "Daiquiri", "Daiquiri is a family of cocktails.", "")
+    writer = written([cocktail, *namesakes, daiquiri], "The Polar Bear and Daiquiri are both examples of what?",
+                     "cocktail")
+    cited = {a.url for a in writer.annotations}
+    assert {cocktail.url, daiquiri.url} <= cited
+    assert not cited & {e.url for e in namesakes}
+
+
 def test_a_dash_parts_words_when_the_answer_is_found() -> None:
     text = "The attraction, which debuted with the park on May 1, 1989—was located in a replica. It won 24–10."
     ride = [Evidence(1, "https://w.example/ride", "The Great Movie Ride", text, text, relevance=0.6)]
@@ -180,6 +195,9 @@ def test_an_answer_of_only_the_question_words_is_none_unless_it_is_a_choice_offe
     assert options_offered(named_first) == ("Josey Scott", "Ian Watkins")
     assert options_offered("Tom and Jerry is a cartoon. Which studio made it?") is None
     assert options_offered("Which band has more members Band of Skulls or Live ?") == ("Band of Skulls", "Live")
+    airports = "Which airport Grand Forks International Airport or El Paso International Airport is closer to their town ?"
+    assert options_offered(airports) == ("Grand Forks International Airport", "El Paso International Airport")
+    assert options_offered("Which NFL team won Super Bowl 50, or was it a tie?") is None
 
 
 def test_model_markers_are_dropped_from_its_sentence() -> None:

@@ -8,6 +8,7 @@ research follows such links, and the answer cites the page that led to the answe
 from __future__ import annotations
 
 import functools
+import html
 import re
 
 from deepcite.research.text import normalize_name
@@ -19,8 +20,8 @@ def title_names(title: str, entity: str) -> bool:
     """Whether the page titled `title` is the page about `entity` ("Kiss and Tell (1945 film)"
     is about "Kiss and Tell", "Summerlin, Nevada" about "Summerlin"): the link a hyperlink
     would have made."""
-    bare, name = _bare_title(title), _bare_title(entity)
-    return bool(bare) and name in (bare, _bare_title(title.split(",")[0]))
+    bare, name = page_name(title), page_name(entity)
+    return bool(bare) and name in (bare, page_name(title.split(",")[0]))
 
 
 def names_title(text: str, title: str) -> bool:
@@ -28,16 +29,17 @@ def names_title(text: str, title: str) -> bool:
     "Kiss and Tell (1945 film)"), word for word. A title qualified after a comma, as places
     are ("Summerlin, Nevada"), is named by its name when the text also names the qualifier
     ("in Summerlin, Clark County, Nevada")."""
-    words, bare = f" {_bare_title(text)} ", _bare_title(title)
+    words, bare = f" {page_name(text)} ", page_name(title)
     if len(bare) > 2 and f" {bare} " in words:
         return True
-    name, *qualifiers = (_bare_title(part) for part in title.split(","))
+    name, *qualifiers = (page_name(part) for part in title.split(","))
     return bool(qualifiers) and len(name) > 2 and f" {name} " in words and all(f" {q} " in words for q in qualifiers)
 
 
 # Every page's title and best passage is compared with every other page's title: each text
 # is normalised once per request, not once per comparison.
 @functools.lru_cache(maxsize=4096)
-def _bare_title(title: str) -> str:
-    """A title without its disambiguation, as words: "Pasek & Paul" is "pasek and paul"."""
-    return normalize_name(_PARENTHETICAL.sub("", title))
+def page_name(title: str) -> str:
+    """A title without its disambiguation, as words: "Pasek & Paul" is "pasek and paul".
+    Titles taken from HTML may keep its escapes ("Will &amp; Grace"): they are read as text."""
+    return normalize_name(_PARENTHETICAL.sub("", html.unescape(title)))

@@ -42,6 +42,9 @@ _OPTIONS_APART = re.compile(rf"^(?:which|who|what)\b[^,?]*,\s+{_CHOICE}\s+or\s+{
 # Eucryphia or Lepidozamia?", "... more members Band of Skulls or Live?"
 _TITLED = r"[A-Z][\w.'’-]*(?:\s+(?:(?:of|the|and|&)\s+)?[A-Z][\w.'’-]*)*"
 _NAMES_LAST = re.compile(rf"\s({_TITLED})\s+or\s+({_TITLED})\s*\?$")
+# Two names joined by "or" in a question that asks which: "Which airport Grand Forks
+# International Airport or El Paso International Airport is closer to their town?"
+_WHICH_NAMES = re.compile(rf"^[Ww]hich\b.*?\s({_TITLED})\s+or\s+({_TITLED})")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +75,9 @@ def options_offered(question: str) -> tuple[str, str] | None:
     "Which band, Letters to Cleo or Screaming Trees, had more members?",
     "Josey Scott and Ian Watkins were musicians. Which of these men ...?")."""
     question = question.strip()
-    match = _OPTIONS.search(question) or _OPTIONS_APART.search(question) or _NAMES_LAST.search(question)
+    # Each of these needs an "or": without one, a long question is not scanned four more times.
+    patterns = (_OPTIONS, _OPTIONS_APART, _NAMES_LAST, _WHICH_NAMES) if " or " in question else ()
+    match = next((m for pattern in patterns if (m := pattern.search(question))), None)
     if match:
         return match[1].strip(), match[2].strip()
     named = _NAMED_THEN_WHICH.search(question)

@@ -15,7 +15,7 @@ import re
 
 from deepcite.research.basis import UrlCitation
 from deepcite.research.evidence import Evidence
-from deepcite.research.links import names_title
+from deepcite.research.links import names_title, page_name
 from deepcite.research.reader import Reading
 from deepcite.research.text import content_words, split_sentences
 from deepcite.research.verify import contains_answer, same_root, support_score
@@ -117,13 +117,17 @@ class AnswerWriter:
         pages the question names by title ("Edward Albee or J. M. Barrie"): one sentence each."""
         cited = {e.url for c in [*self.claims, *quotes] for e, _ in c.support}
         linked = [e for e in self.evidence if e.url == anchor.led_from or names_title(self.question, e.title)]
+        # One page per name: "Polar bear" and "Polar Bear (locomotive)" are not the other side
+        # of "the Polar Bear (cocktail) and Daiquiri"; the next name's page is.
+        names = {page_name(anchor.title)}
         found: list[Claim] = []
         for source in sorted(linked, key=lambda e: e.url != anchor.led_from):
             if len(self.claims) + len(quotes) + len(found) >= self.max_sentences:
                 break
-            if source.url in cited:
+            if source.url in cited or page_name(source.title) in names:
                 continue
             cited.add(source.url)
+            names.add(page_name(source.title))
             sentence = self._naming_sentence(source, anchor.title)
             found.append(Claim(sentence, [(source, support_score(sentence, source.text))], extractive=True))
         return found
