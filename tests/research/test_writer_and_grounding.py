@@ -150,6 +150,19 @@ def test_every_page_a_comparison_names_is_cited() -> None:
     assert {albee.url, barrie.url} <= {a.url for a in writer.annotations}
 
 
+def test_the_page_the_answers_page_names_is_quoted_for_the_words_it_explains() -> None:
+    # HotpotQA tune q101: the film's page names the actress; only her page says whose daughter she is.
+    film = Evidence(1, "https://w.example/The_Bye_Bye_Man", "The Bye Bye Man",
+                    "The Bye Bye Man is a 2017 horror film starring Douglas Smith and Cressida Bonas.", "")
+    actress = Evidence(2, "https://w.example/Cressida_Bonas", "Cressida Bonas",
+                       "Cressida Bonas is an English actress. She is the youngest daughter of Lady Mary-Gaye Curzon.", "",
+                       led_from=film.url)
+    question = "The youngest daughter of Lady Mary-Gaye Curzon stars with Douglas Smith in what 2017 film?"
+    writer = written([film, actress], question, "The Bye Bye Man")
+    assert {a.url for a in writer.annotations} == {film.url, actress.url}
+    assert "youngest daughter of Lady Mary-Gaye Curzon" in writer.content
+
+
 def test_a_comparison_cites_the_other_name_not_a_namesake_of_the_first() -> None:
     # HotpotQA tune q119: three "Polar Bear" pages used up the sentences before Daiquiri's.
     cocktail = Evidence(1, "https://w.example/Polar_Bear_(cocktail)", "Polar Bear (cocktail)",

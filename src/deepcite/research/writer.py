@@ -76,8 +76,8 @@ class AnswerWriter:
         The first comes from the source that holds the answer; then the linked pages (see
         `_linked_quotes`). When the quoted text still leaves words of the question unexplained
         (a bridge entity, the other side of a comparison), a source on another page that is
-        linked to it — it names the answer's page, or the question names it — and explains
-        most of them follows.
+        linked to it — it names the answer's page, the answer's page names it, or the question
+        names it — and explains most of them follows.
         """
         quotes: list[Claim] = []
         said = " ".join(c.text for c in self.claims)
@@ -147,7 +147,8 @@ class AnswerWriter:
             title = set(content_words(source.title))
             # The question may name the page in another form ("as a consultant": "Management consulting").
             titled = bool(title) and 2 * sum(any(same_root(t, q) for q in question) for t in title) >= len(title)
-            linked = bool(distinctive & set(content_words(source.text))) or titled
+            named = source.led_from == anchor.url  # "a 2017 film starring Cressida Bonas"
+            linked = bool(distinctive & set(content_words(source.text))) or titled or named
             if source.source_key in cited_pages or not linked:
                 continue
             for s, e in split_sentences(source.text):
