@@ -99,9 +99,8 @@ def fts_query(text: str) -> str:
     """Turn free text into a safe FTS5 query: quoted terms, stopwords dropped, OR-combined.
 
     A phrase the text quotes is also searched as a phrase, stopwords and all, so a passage
-    that has it ranks first: "For Against" (a band) is otherwise two stopwords, and
-    "Polar Bear and Daiquiri" finds only polar bears. Returns "" when the text holds no
-    searchable word.
+    that has it ranks first: "For Against" (a band) is otherwise two stopwords. Returns ""
+    when the text holds no searchable word.
     """
     quoted = (_WORD.findall(phrase.lower()) for phrase in _QUOTED.findall(text))
     phrases = [" ".join(words) for words in quoted if 1 < len(words) <= MAX_PHRASE_WORDS]
