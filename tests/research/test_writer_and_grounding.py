@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from deepcite.research.evidence import Evidence
 from deepcite.research.grounding import content_basis, json_basis, rate
 from deepcite.research.reader import clean_model_answer, closest_span, in_evidence_words, locate, options_offered
@@ -121,17 +123,35 @@ def test_a_page_the_question_names_in_another_form_is_quoted_for_what_it_explain
     assert {a.url for a in writer.annotations} == {person.url, practice.url}
 
 
-def test_the_page_that_named_the_answers_page_is_cited_with_it() -> None:
+# A hop links two pages whichever way it runs; the answer cites both and quotes what links them.
+HOPS = {
     # The ship's page shares no title word with the answer's page: only the hop links them.
-    ship = Evidence(1, "https://w.example/SS_General_von_Steuben", "SS General von Steuben",
-                    "SS General von Steuben was a German liner launched as the München in 1930.", "")
-    general = Evidence(2, "https://w.example/Friedrich_Wilhelm_von_Steuben", "Friedrich Wilhelm von Steuben",
-                       "Baron von Steuben served as inspector general of the Continental Army.", "",
-                       led_from=ship.url)
-    question = "What army did the namesake of the ship launched as the München in 1930 fight in?"
-    writer = written([ship, general], question, "Continental Army")
-    assert {a.url for a in writer.annotations} == {ship.url, general.url}
-    assert "launched as the München in 1930" in writer.content
+    "the answer's page was named by the page before it": (
+        ("SS General von Steuben", "SS General von Steuben was a German liner launched as the München in 1930."),
+        ("Friedrich Wilhelm von Steuben", "Baron von Steuben served as inspector general of the Continental Army."),
+        "What army did the namesake of the ship launched as the München in 1930 fight in?",
+        "Continental Army",
+        "launched as the München in 1930",
+    ),
+    # HotpotQA tune q101: the film's page names the actress; only her page says whose daughter she is.
+    "the answer's page names the page that explains the rest": (
+        ("The Bye Bye Man", "The Bye Bye Man is a 2017 horror film starring Douglas Smith and Cressida Bonas."),
+        ("Cressida Bonas", "Cressida Bonas is an English actress. She is the youngest daughter of Lady Mary-Gaye Curzon."),
+        "The youngest daughter of Lady Mary-Gaye Curzon stars with Douglas Smith in what 2017 film?",
+        "The Bye Bye Man",
+        "youngest daughter of Lady Mary-Gaye Curzon",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", HOPS)
+def test_both_pages_a_hop_links_are_cited(case: str) -> None:
+    (first_title, first_text), (second_title, second_text), question, said, linking = HOPS[case]
+    first = Evidence(1, f"https://w.example/{first_title}", first_title, first_text, "")
+    second = Evidence(2, f"https://w.example/{second_title}", second_title, second_text, "", led_from=first.url)
+    writer = written([first, second], question, said)
+    assert {a.url for a in writer.annotations} == {first.url, second.url}
+    assert linking in writer.content
 
 
 def test_every_page_a_comparison_names_is_cited() -> None:
@@ -148,19 +168,6 @@ def test_every_page_a_comparison_names_is_cited() -> None:
     for quote in writer.supporting_quotes(reading):
         writer.emit(quote)
     assert {albee.url, barrie.url} <= {a.url for a in writer.annotations}
-
-
-def test_the_page_the_answers_page_names_is_quoted_for_the_words_it_explains() -> None:
-    # HotpotQA tune q101: the film's page names the actress; only her page says whose daughter she is.
-    film = Evidence(1, "https://w.example/The_Bye_Bye_Man", "The Bye Bye Man",
-                    "The Bye Bye Man is a 2017 horror film starring Douglas Smith and Cressida Bonas.", "")
-    actress = Evidence(2, "https://w.example/Cressida_Bonas", "Cressida Bonas",
-                       "Cressida Bonas is an English actress. She is the youngest daughter of Lady Mary-Gaye Curzon.", "",
-                       led_from=film.url)
-    question = "The youngest daughter of Lady Mary-Gaye Curzon stars with Douglas Smith in what 2017 film?"
-    writer = written([film, actress], question, "The Bye Bye Man")
-    assert {a.url for a in writer.annotations} == {film.url, actress.url}
-    assert "youngest daughter of Lady Mary-Gaye Curzon" in writer.content
 
 
 def test_a_comparison_cites_the_other_name_not_a_namesake_of_the_first() -> None:

@@ -58,17 +58,18 @@ def question_entities(question: str) -> list[str]:
     """The question's entities, each compared pair also apart: "Were Local H and For Against
     both from the US?" names "Local H" and "For Against", each a page to find, before the
     joined phrase (which may itself be one name, "Bosnia and Herzegovina")."""
-    found = []
+    return list(_joined_phrases(question))
+
+
+def _joined_phrases(question: str) -> dict[str, str]:
+    """Each of the question's entities -> the phrase it was named in: "Local H" -> "Local H
+    and For Against"; an entity named alone is its own phrase."""
+    found: dict[str, str] = {}
     for entity in entities(question):
         parts = [part for part in entity.split(" and ") if len(part) > 2]
-        found += [*parts, entity] if len(parts) > 1 else [entity]
-    return list(dict.fromkeys(found))
-
-
-def _joined_phrase(name: str, named: list[str]) -> str:
-    """The phrase that joins `name` to the name it is compared with, else `name`: a compared
-    name is searched without the other's words, which would find the other's pages."""
-    return next((e for e in named if e.startswith(f"{name} and ") or e.endswith(f" and {name}")), name)
+        for name in [*parts, entity] if len(parts) > 1 else [entity]:
+            found.setdefault(name, entity)
+    return found
 
 
 def is_date(phrase: str) -> bool:
@@ -82,11 +83,11 @@ def first_queries(search_text: str, count: int) -> list[str]:
     queries = dict.fromkeys(q for q in (search_text, " ".join(dict.fromkeys(keywords))) if q.strip())
     # Linear in the question: each entity's words are read once, and only the first
     # entities that still make new queries are looked at.
-    named = question_entities(search_text)
-    for entity in named:
+    for entity, phrase in _joined_phrases(search_text).items():
         if len(queries) >= count:
             break
-        entity_words = set(content_words(_joined_phrase(entity, named)))
+        # A compared name is searched without the other's words, which would find the other's pages.
+        entity_words = set(content_words(phrase))
         rest = itertools.islice((w for w in keywords if w not in entity_words), 4)
         queries[f'"{entity}" ' + " ".join(rest)] = None
     return list(queries)[:count]
