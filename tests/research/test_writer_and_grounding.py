@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from deepcite.llm.base import ChatMessage
 from deepcite.research.evidence import Evidence
 from deepcite.research.grounding import content_basis, json_basis, rate
+from deepcite.research.prompts import echoes_the_ask, not_an_answer
 from deepcite.research.reader import clean_model_answer, closest_span, in_evidence_words, locate, options_offered
 from deepcite.research.verify import check_claim, key_terms, support_score
 from deepcite.research.writer import AnswerWriter, Claim, answer_as_sentence, model_sentence
@@ -185,6 +187,24 @@ def test_a_comparison_cites_the_other_name_not_a_namesake_of_the_first() -> None
     assert not cited & {e.url for e in namesakes}
 
 
+def test_of_namesakes_the_one_closest_to_the_question_is_cited() -> None:
+    # HotpotQA tune q174: the folklore's Bloody Mary came first and the cocktail went uncited.
+    sidecar = Evidence(1, "https://w.example/Sidecar_(cocktail)", "Sidecar (cocktail)",
+                       "The sidecar is a cocktail made with cognac, orange liqueur and lemon juice.", "", relevance=0.48)
+    folklore = Evidence(2, "https://w.example/Bloody_Mary_(folklore)", "Bloody Mary (folklore)",
+                        "The Bloody Mary apparition may be benign or malevolent.", "", relevance=0.43)
+    cocktail = Evidence(3, "https://w.example/Bloody_Mary_(cocktail)", "Bloody Mary (cocktail)",
+                        "A Bloody Mary is a cocktail containing vodka and tomato juice.", "", relevance=0.62)
+    question = "Do Bloody Mary and Sidecar share any ingredients in common?"
+    writer = AnswerWriter([sidecar, folklore, cocktail], question)
+    # The model's lead sentence, which cites the Sidecar's page only.
+    writer.emit(Claim("Bloody Mary and Sidecar share no ingredients.", [(sidecar, 1.0)]))
+    for quote in writer.supporting_quotes(locate("no", writer.evidence, question)):
+        writer.emit(quote)
+    cited = {a.url for a in writer.annotations}
+    assert cocktail.url in cited and folklore.url not in cited
+
+
 def test_a_dash_parts_words_when_the_answer_is_found() -> None:
     text = "The attraction, which debuted with the park on May 1, 1989—was located in a replica. It won 24–10."
     ride = [Evidence(1, "https://w.example/ride", "The Great Movie Ride", text, text, relevance=0.6)]
@@ -218,6 +238,23 @@ def test_an_answer_of_only_the_question_words_is_none_unless_it_is_a_choice_offe
     airports = "Which airport Grand Forks International Airport or El Paso International Airport is closer to their town ?"
     assert options_offered(airports) == ("Grand Forks International Airport", "El Paso International Airport")
     assert options_offered("Which NFL team won Super Bowl 50, or was it a tie?") is None
+    battles = "Which of these battles occurred earlier--the Battle of Peleliu or the Battle of Belleau Wood?"
+    assert options_offered(battles) == ("the Battle of Peleliu", "the Battle of Belleau Wood")
+
+
+def test_an_answer_that_repeats_the_question_or_the_ask_is_read_again() -> None:
+    # HotpotQA tune: "oversteering" for "D1NZ is a series based on what oversteering technique?";
+    # "a few words copied exactly from the sources" for the DISCLOSE Act's sponsor.
+    question = "D1NZ is a series based on what oversteering technique?"
+    series = [Evidence(1, "https://w.example/D1NZ", "D1NZ", "D1NZ is a production car drifting series.", "")]
+    assert locate("Oversteering.", series, question).restated
+    assert not locate("drifting", series, question).restated
+    assert echoes_the_ask("A few words copied exactly from the sources.")
+    assert not echoes_the_ask("Chris Van Hollen") and not echoes_the_ask("")
+    read = [ChatMessage("system", "s"), ChatMessage("user", f"Sources: ...\n\nQuestion: {question}")]
+    again = not_an_answer(read, "Oversteering.")
+    assert again[:2] == read and again[2] == ChatMessage("assistant", "Oversteering")
+    assert again[3].role == "user" and '"Oversteering"' in again[3].content
 
 
 def test_model_markers_are_dropped_from_its_sentence() -> None:

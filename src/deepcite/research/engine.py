@@ -26,8 +26,10 @@ from deepcite.research.links import title_names
 from deepcite.research.profiles import PROFILES, ResearchProfile
 from deepcite.research.prompts import (
     SYSTEM_PROMPT,
+    echoes_the_ask,
     json_messages,
     next_search_messages,
+    not_an_answer,
     not_the_bridge,
     read_answer_messages,
     sentence_messages,
@@ -95,6 +97,11 @@ class ResearchEngine:
             read = read_answer_messages(conversation, evidence, may_decline=relevance < CLEARLY_RELATED)
             said = await self._complete(read, READ_TOKENS, usage)
             reading = locate(said, evidence, question)
+            if reading.answer is None and (reading.restated or echoes_the_ask(said)):
+                yield Progress("verify", f"{clean_model_answer(said)!r} does not answer the question; reading again")
+                read = not_an_answer(read, said)
+                said = await self._complete(read, READ_TOKENS, usage)
+                reading = locate(said, evidence, question)
             if reading.answer is not None and is_bridge(reading.answer, leads, evidence):
                 # A small model answers the first hop ("who founded it?") when asked the second
                 # ("where was its founder born?"): the bridge it led to is not the answer.

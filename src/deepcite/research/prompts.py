@@ -14,7 +14,8 @@ from typing import Any
 from deepcite.llm.base import ChatMessage
 from deepcite.research.conversation import Conversation
 from deepcite.research.evidence import Evidence
-from deepcite.research.reader import NOT_FOUND, options_offered
+from deepcite.research.reader import NOT_FOUND, clean_model_answer, options_offered
+from deepcite.research.text import content_words
 
 SYSTEM_PROMPT = (
     "You are deepcite, a research assistant. You answer questions using only the numbered "
@@ -32,6 +33,8 @@ _YES_NO_OPENERS = ("is", "are", "was", "were", "do", "does", "did", "can", "coul
 # Offered only when the evidence is weakly related to the question: a small model offered
 # a way out takes it even when the answer is there (measured on HotpotQA: most abstained).
 MAY_DECLINE = f" Reply {NOT_FOUND} if no source is about the subject of the question."
+
+NOT_AN_ANSWER = 'Not "{}": reply with the few words of the sources that answer the question.'
 
 SAY_IN_A_SENTENCE = (
     "Now write one short sentence that begins with this answer and says what it answers, "
@@ -91,6 +94,21 @@ def read_answer_messages(
 def asks_yes_or_no(question: str) -> bool:
     words = question.strip().lower().split(maxsplit=1)
     return bool(words) and words[0] in _YES_NO_OPENERS
+
+
+def echoes_the_ask(said: str) -> bool:
+    """The model repeated the reading step's instruction ("a few words copied exactly from
+    the sources") instead of answering."""
+    words = set(content_words(clean_model_answer(said)))
+    return bool(words) and words <= set(content_words(READ_ANSWER))
+
+
+def not_an_answer(read: list[ChatMessage], said: str) -> list[ChatMessage]:
+    """The reading step continued after an answer that only repeats the question or the ask:
+    told so, the model names what the sources say (on HotpotQA tune questions: "drifting"
+    after "oversteering" for "D1NZ is a series based on what oversteering technique?")."""
+    said = clean_model_answer(said)
+    return [*read, ChatMessage("assistant", said), ChatMessage("user", NOT_AN_ANSWER.format(said))]
 
 
 def not_the_bridge(read: list[ChatMessage], bridge: str) -> list[ChatMessage]:

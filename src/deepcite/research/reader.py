@@ -34,8 +34,11 @@ _TRAILING = " .,;:!?\"'“”‘’()[]"
 _NAME = r"[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*"
 _NAMED_THEN_WHICH = re.compile(rf"^({_NAME}) and ({_NAME})\b[^?]*?\b[Ww]hich (?:of )?(?:these|the two|them|both)\b")
 _CHOICE = r"([^,:?]+?)"
-# The two choices that end a question: "Which is older, A or B?", "Is it A or B?".
-_OPTIONS = re.compile(rf"(?:,|:|\b(?:between|is|was|are|were))\s+{_CHOICE},?\s+or\s+{_CHOICE}\s*\?$", re.I)
+# The two choices that end a question: "Which is older, A or B?", "Is it A or B?",
+# "Which occurred earlier--A or B?".
+_OPTIONS = re.compile(
+    rf"(?:[,:]\s+|\s*(?:--|[\u2013\u2014])\s*|\b(?:between|is|was|are|were)\s+){_CHOICE},?\s+or\s+{_CHOICE}\s*\?$", re.I
+)
 # The two choices set off by commas after the ask: "Which musician, A or B, is a member of Fuel?"
 _OPTIONS_APART = re.compile(rf"^(?:which|who|what)\b[^,?]*,\s+{_CHOICE}\s+or\s+{_CHOICE}\s*,", re.I)
 # Two names that end a question with nothing setting them off: "Which genus has more species
@@ -55,6 +58,7 @@ class Reading:
     answer: str | None
     sources: list[Evidence]
     model_said: str
+    restated: bool = False  # the model said only the question's own words
 
     @property
     def yes_no(self) -> bool:
@@ -100,7 +104,7 @@ def locate(said: str, evidence: Sequence[Evidence], question: str = "") -> Readi
     # "Manon" for the choice "Manon by Massenet": the answer is drawn from one of the choices.
     chosen = bool(words) and any(words <= set(content_words(option)) for option in options_offered(question) or ())
     if question and not chosen and words <= set(content_words(question)):
-        return Reading(None, [], said)
+        return Reading(None, [], said, restated=True)
     best: tuple[float, str, Evidence] | None = None
     holding = []
     # Sources write small numbers in words ("three sisters") where the model writes digits.

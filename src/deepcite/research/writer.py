@@ -118,16 +118,20 @@ class AnswerWriter:
         cited = {e.url for c in [*self.claims, *quotes] for e, _ in c.support}
         linked = [e for e in self.evidence if e.url == anchor.led_from or names_title(self.question, e.title)]
         # One page per name: "Polar bear" and "Polar Bear (locomotive)" are not the other side
-        # of "the Polar Bear (cocktail) and Daiquiri"; the next name's page is.
+        # of "the Polar Bear (cocktail) and Daiquiri"; the next name's page is. Of namesakes,
+        # the one closest to the question: "Bloody Mary (cocktail)", not the folklore's, beside
+        # the Sidecar's ingredients.
         names = {page_name(anchor.title)}
+        closest = {page_name(e.title): e for e in sorted(linked, key=lambda e: e.relevance)}
         found: list[Claim] = []
         for source in sorted(linked, key=lambda e: e.url != anchor.led_from):
             if len(self.claims) + len(quotes) + len(found) >= self.max_sentences:
                 break
-            if source.url in cited or page_name(source.title) in names:
+            name = page_name(source.title)
+            if source.url in cited or name in names or (source.url != anchor.led_from and closest[name] is not source):
                 continue
             cited.add(source.url)
-            names.add(page_name(source.title))
+            names.add(name)
             sentence = self._naming_sentence(source, anchor.title)
             found.append(Claim(sentence, [(source, support_score(sentence, source.text))], extractive=True))
         return found
