@@ -203,6 +203,16 @@ def test_of_namesakes_the_one_closest_to_the_question_is_cited() -> None:
         writer.emit(quote)
     cited = {a.url for a in writer.annotations}
     assert cocktail.url in cited and folklore.url not in cited
+    # HotpotQA tune q197: the band's page was closer to "Which film was released more recently?".
+    movie = Evidence(1, "https://w.example/Make_Mine_Music", "Make Mine Music", "Make Mine Music is a 1946 film.", "")
+    band = Evidence(2, "https://w.example/Old_Dogs_(band)", "Old Dogs (band)",
+                    "Old Dogs was a country music supergroup; its album was released in 1998.", "", relevance=0.5)
+    film = Evidence(3, "https://w.example/Old_Dogs_(film)", "Old Dogs (film)",
+                    "Old Dogs is a 2009 comedy film.", "", relevance=0.4)
+    writer = written([movie, band, film], "Which film was released more recently, Make Mine Music or Old Dogs?",
+                     "Make Mine Music")
+    cited = {a.url for a in writer.annotations}
+    assert film.url in cited and band.url not in cited
 
 
 def test_a_dash_parts_words_when_the_answer_is_found() -> None:

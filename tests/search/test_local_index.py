@@ -118,6 +118,21 @@ async def test_a_quoted_phrase_finds_the_page_that_has_it_even_of_stopwords(tmp_
         assert fts_query('"' + "long " * 20 + '"') == '"long"'
 
 
+async def test_a_quoted_name_leads_to_the_pages_it_titles(tmp_path: Path) -> None:
+    # HotpotQA tune q171: "Dinosaur (film)" ranked below every fossil's page by BM25.
+    pages = {
+        **{f"fossil-{i}": (f"Fossil {i}", "A dinosaur fossil; the dinosaur was a herbivorous dinosaur.") for i in range(6)},
+        "film": ("Dinosaur (film)", "Dinosaur is a 2000 American computer-animated film. It opened in May."),
+    }
+    async with LocalIndex(tmp_path / "index.sqlite3") as index:
+        for url, (title, text) in pages.items():
+            await index.upsert(url, title, text, "test")
+        hits = await index.search('"dinosaur" came out first', limit=3)
+        assert hits[0].url == "film" and hits[0].text.startswith("Dinosaur is a 2000")
+        assert len(hits) == 3 and len({h.passage_id for h in hits}) == 3
+        assert (await index.search("dinosaur came out first", limit=1))[0].url != "film"
+
+
 async def test_search_is_fast(sample_index: LocalIndex) -> None:
     questions = [q for q, _, _ in SQUAD_QUESTIONS] * 5
     started = time.perf_counter()

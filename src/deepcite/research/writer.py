@@ -119,10 +119,16 @@ class AnswerWriter:
         linked = [e for e in self.evidence if e.url == anchor.led_from or names_title(self.question, e.title)]
         # One page per name: "Polar bear" and "Polar Bear (locomotive)" are not the other side
         # of "the Polar Bear (cocktail) and Daiquiri"; the next name's page is. Of namesakes,
-        # the one closest to the question: "Bloody Mary (cocktail)", not the folklore's, beside
-        # the Sidecar's ingredients.
+        # the one of the kind the question or the answer's page is ("Old Dogs (film)" for "which
+        # film ...?", "Bloody Mary (cocktail)" beside "Sidecar (cocktail)"), else the closest.
+        context = set(content_words(f"{self.question} {anchor.title}"))
+
+        def fit(source: Evidence) -> tuple[int, float]:
+            kind = set(content_words(source.title)) - set(content_words(page_name(source.title)))
+            return len(kind & context), source.relevance
+
         names = {page_name(anchor.title)}
-        closest = {page_name(e.title): e for e in sorted(linked, key=lambda e: e.relevance)}
+        closest = {page_name(e.title): e for e in sorted(linked, key=fit)}
         found: list[Claim] = []
         for source in sorted(linked, key=lambda e: e.url != anchor.led_from):
             if len(self.claims) + len(quotes) + len(found) >= self.max_sentences:

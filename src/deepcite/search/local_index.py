@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS passages (
     text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS passages_by_document ON passages(document_id);
+CREATE INDEX IF NOT EXISTS documents_by_title ON documents(title COLLATE NOCASE);
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
     title, text, content='', tokenize='porter unicode61'
 );
@@ -68,6 +69,16 @@ WHERE passages_fts MATCH ?
 ORDER BY score DESC
 LIMIT ?
 """
+
+# The pages a name titles, itself or disambiguated ("Dinosaur (film)"), shortest first.
+_TITLED = """
+SELECT id FROM documents
+WHERE title = ?1 COLLATE NOCASE OR (title > ?2 COLLATE NOCASE AND title < ?3 COLLATE NOCASE)
+ORDER BY length(title)
+LIMIT ?4
+"""
+_FIRST_PASSAGE = "SELECT id, document_id, text FROM passages WHERE document_id = ? ORDER BY start LIMIT 1"
+MAX_TITLED_PAGES = 3  # of each quoted name
 
 _WORD = re.compile(r"\w+")
 _QUOTED = re.compile(r'"([^"]+)"')
@@ -142,14 +153,22 @@ class LocalIndex:
             self._connection.close()
 
     async def search(self, query: str, *, limit: int) -> list[SearchHit]:
-        """The `limit` best passages for `query`, best first; `score` is -BM25 (higher is better)."""
+        """The `limit` best passages for `query`, best first; `score` is -BM25 (higher is better).
+
+        A name the query quotes also leads to the pages it titles, as a hyperlink would: their
+        first passages come first. BM25 alone ranks "Dinosaur (film)" below the fossils' pages.
+        """
         match = fts_query(query)
         if not match or limit <= 0:
             return []
-        return await self._run(lambda db: self._search(db, match, limit))
+        names = [" ".join(name.split()) for name in _QUOTED.findall(query) if name.strip()]
+        return await self._run(lambda db: self._search(db, match, limit, names))
 
-    def _search(self, db: sqlite3.Connection, match: str, limit: int) -> list[SearchHit]:
-        rows = db.execute(_SEARCH, (match, limit)).fetchall()
+    def _search(self, db: sqlite3.Connection, match: str, limit: int, names: list[str]) -> list[SearchHit]:
+        ranked = db.execute(_SEARCH, (match, limit)).fetchall()
+        titled = _titled_passages(db, names, score=ranked[0][3] if ranked else 0.0)
+        first = {row[0] for row in titled}
+        rows = list({row[0]: row for row in [*titled, *(r for r in ranked if r[0] not in first)]}.values())[:limit]
         document_ids = sorted({row[1] for row in rows})
         placeholders = ",".join("?" * len(document_ids))
         documents = {
@@ -211,6 +230,17 @@ class LocalIndex:
                     raise LocalIndexError(f"local index {self.path}: {exc}") from exc
 
         return await asyncio.to_thread(locked)
+
+
+def _titled_passages(db: sqlite3.Connection, names: list[str], score: float) -> list[tuple[int, int, str, float]]:
+    """The first passage of each page that `names` title, as rows of `_SEARCH` scored `score`."""
+    rows = []
+    for name in names:
+        for (document_id,) in db.execute(_TITLED, (name, f"{name} (", f"{name} )", MAX_TITLED_PAGES)).fetchall():
+            passage = db.execute(_FIRST_PASSAGE, (document_id,)).fetchone()
+            if passage is not None:
+                rows.append((*passage, score))
+    return rows
 
 
 def _connect(path: Path) -> sqlite3.Connection:
