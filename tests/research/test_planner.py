@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from deepcite.research.links import names_title, title_names
+from deepcite.research.links import links_to, names_title, title_names
 from deepcite.research.planner import entities, first_queries, follow_up_queries, question_entities
 
 # Each of these took minutes at 900 KB: a query per keyword re-read the whole entity,
@@ -64,6 +64,13 @@ def test_a_page_is_linked_by_its_title_without_the_disambiguation() -> None:
     assert not title_names("Reed A. Albee", "Edward Albee")
     assert names_title("Who starred in the film Kiss and Tell?", "Kiss and Tell (1945 film)")
     assert not names_title("Who starred in the film Kiss and Tell Me?", "Tell Me Why")
+
+
+def test_a_text_links_to_a_disambiguated_page_only_where_it_names_its_kind() -> None:
+    # HotpotQA report: "recorded at the Flamingo Hotel in Las Vegas, Nevada" led to the 1944 film.
+    album = "It was recorded at the Flamingo Hotel in Las Vegas, Nevada."
+    assert names_title(album, "Nevada (1944 film)") and not links_to(album, "Nevada (1944 film)")
+    assert links_to(album, "Las Vegas") and links_to("the film Kiss and Tell", "Kiss and Tell (1945 film)")
 
 
 def test_a_place_title_is_named_by_its_name_where_the_text_also_names_its_qualifier() -> None:

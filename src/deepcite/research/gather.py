@@ -19,7 +19,7 @@ from deepcite.research.conversation import Conversation
 from deepcite.research.events import Progress
 from deepcite.research.evidence import Evidence, verbatim
 from deepcite.research.grounding import question_coverage
-from deepcite.research.links import names_title, title_names
+from deepcite.research.links import kind_named, links_to, names_title, title_names
 from deepcite.research.planner import first_queries, follow_up_queries, question_entities
 from deepcite.research.profiles import ResearchProfile
 from deepcite.research.ranking import Candidate, RankedPassage, rank_passages
@@ -131,9 +131,11 @@ class Researcher:
             new = [c for key, c in findings.candidates.items() if key not in known]
             # The page a lead's name titles is the hop (other pages only when no lead has one);
             # its passages are ranked by the question, whose rest they should answer.
-            linked = [c for c in new if any(title_names(c.title, name) for name in names)]
+            # A namesake of another kind is not the hop: "Nevada (1944 film)" for "Las Vegas, Nevada".
+            context = " ".join([question, *texts])
+            linked = [c for c in new if any(title_names(c.title, n) for n in names) and kind_named(c.title, context)]
             for c in linked:
-                named_by = next((t.url for t in top if names_title(t.text, c.title)), None)
+                named_by = next((t.url for t in top if links_to(t.text, c.title)), None)
                 if named_by is not None:
                     findings.led_from.setdefault(c.url, named_by)
             hops = await self._rank(" ".join([question, *names]), linked or new, profile, MAX_HOP_PASSAGES)
@@ -271,7 +273,7 @@ def _linked_pages(
     linked = []
     for linking in dict.fromkeys([*best, *named]):
         for url in titles:
-            if url != linking and names_title(by_page[linking][0].text, titles[url]):
+            if url != linking and links_to(by_page[linking][0].text, titles[url]):
                 linked.append(url)
                 findings.led_from.setdefault(url, linking)
     asked = set(content_words(question))
@@ -281,7 +283,7 @@ def _linked_pages(
         for url in titles:
             said = " ".join([titles[url], *(c.text for c in by_page[url][:PASSAGES_PER_LINKED_PAGE])])
             explains = len(unexplained & set(content_words(said))) >= MIN_WORDS_EXPLAINED
-            if url != linking and names_title(text, titles[url]) and explains:
+            if url != linking and links_to(text, titles[url]) and explains:
                 linked += [linking, url]
                 findings.led_from.setdefault(url, linking)
     return list(dict.fromkeys([*best, *named, *linked, *(r.url for r in findings.hops)]))

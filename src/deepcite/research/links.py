@@ -11,7 +11,7 @@ import functools
 import html
 import re
 
-from deepcite.research.text import normalize_name
+from deepcite.research.text import content_words, normalize_name
 
 _PARENTHETICAL = re.compile(r"\s*\([^)]*\)\s*$")
 
@@ -34,6 +34,19 @@ def names_title(text: str, title: str) -> bool:
         return True
     name, *qualifiers = (page_name(part) for part in title.split(","))
     return bool(qualifiers) and len(name) > 2 and f" {name} " in words and all(f" {q} " in words for q in qualifiers)
+
+
+def kind_named(title: str, text: str) -> bool:
+    """Whether `text` names the kind a disambiguated title gives ("film" of "Nevada (1944
+    film)"); a title without one passes. "Las Vegas, Nevada" names Nevada, not the film."""
+    kind = _PARENTHETICAL.search(html.unescape(title))
+    return kind is None or bool(set(content_words(kind.group())) & set(content_words(text)))
+
+
+def links_to(text: str, title: str) -> bool:
+    """Whether `text` names the page titled `title` as a hyperlink would: by its name and,
+    for a disambiguated title, by its kind ("the film Kiss and Tell")."""
+    return names_title(text, title) and kind_named(title, text)
 
 
 # Every page's title and best passage is compared with every other page's title: each text
