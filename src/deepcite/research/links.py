@@ -36,11 +36,17 @@ def names_title(text: str, title: str) -> bool:
     return bool(qualifiers) and len(name) > 2 and f" {name} " in words and all(f" {q} " in words for q in qualifiers)
 
 
+def kind(title: str) -> set[str]:
+    """The words of a title's disambiguation: {"1944", "film"} of "Nevada (1944 film)"."""
+    found = _PARENTHETICAL.search(html.unescape(title))
+    return set(content_words(found.group())) if found else set()
+
+
 def kind_named(title: str, text: str) -> bool:
     """Whether `text` names the kind a disambiguated title gives ("film" of "Nevada (1944
     film)"); a title without one passes. "Las Vegas, Nevada" names Nevada, not the film."""
-    kind = _PARENTHETICAL.search(html.unescape(title))
-    return kind is None or bool(set(content_words(kind.group())) & set(content_words(text)))
+    words = kind(title)
+    return not words or bool(words & set(content_words(text)))
 
 
 def links_to(text: str, title: str) -> bool:

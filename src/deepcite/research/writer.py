@@ -15,7 +15,7 @@ import re
 
 from deepcite.research.basis import UrlCitation
 from deepcite.research.evidence import Evidence
-from deepcite.research.links import names_title, page_name
+from deepcite.research.links import kind, names_title, page_name
 from deepcite.research.reader import Reading
 from deepcite.research.text import content_words, split_sentences
 from deepcite.research.verify import contains_answer, same_root, support_score
@@ -124,8 +124,7 @@ class AnswerWriter:
         context = set(content_words(f"{self.question} {anchor.title}"))
 
         def fit(source: Evidence) -> tuple[int, float]:
-            kind = set(content_words(source.title)) - set(content_words(page_name(source.title)))
-            return len(kind & context), source.relevance
+            return len(kind(source.title) & context), source.relevance
 
         names = {page_name(anchor.title)}
         closest = {page_name(e.title): e for e in sorted(linked, key=fit)}
