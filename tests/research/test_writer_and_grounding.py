@@ -187,7 +187,7 @@ def test_a_comparison_cites_the_other_name_not_a_namesake_of_the_first() -> None
     assert not cited & {e.url for e in namesakes}
 
 
-def test_of_namesakes_the_one_closest_to_the_question_is_cited() -> None:
+def test_of_namesakes_the_one_of_the_kind_asked_about_or_else_the_closest_is_cited() -> None:
     # HotpotQA tune q174: the folklore's Bloody Mary came first and the cocktail went uncited.
     sidecar = Evidence(1, "https://w.example/Sidecar_(cocktail)", "Sidecar (cocktail)",
                        "The sidecar is a cocktail made with cognac, orange liqueur and lemon juice.", "", relevance=0.48)

@@ -113,11 +113,16 @@ def fts_query(text: str) -> str:
     that has it ranks first: "For Against" (a band) is otherwise two stopwords. Returns ""
     when the text holds no searchable word.
     """
-    quoted = (_WORD.findall(phrase.lower()) for phrase in _QUOTED.findall(text))
+    quoted = (_WORD.findall(phrase.lower()) for phrase in _quoted(text))
     phrases = [" ".join(words) for words in quoted if 1 < len(words) <= MAX_PHRASE_WORDS]
     words = list(dict.fromkeys(word.lower() for word in _WORD.findall(text)))
     terms = [*phrases, *([word for word in words if word not in _STOPWORDS] or words)]
     return " OR ".join(f'"{term}"' for term in dict.fromkeys(terms[:MAX_QUERY_TERMS]))
+
+
+def _quoted(text: str) -> list[str]:
+    """The phrases `text` quotes, spaced as words."""
+    return [" ".join(phrase.split()) for phrase in _QUOTED.findall(text) if phrase.strip()]
 
 
 def content_hash(title: str, text: str) -> str:
@@ -161,14 +166,14 @@ class LocalIndex:
         match = fts_query(query)
         if not match or limit <= 0:
             return []
-        names = [" ".join(name.split()) for name in _QUOTED.findall(query) if name.strip()]
+        names = _quoted(query)
         return await self._run(lambda db: self._search(db, match, limit, names))
 
     def _search(self, db: sqlite3.Connection, match: str, limit: int, names: list[str]) -> list[SearchHit]:
         ranked = db.execute(_SEARCH, (match, limit)).fetchall()
-        titled = _titled_passages(db, names, score=ranked[0][3] if ranked else 0.0)
-        first = {row[0] for row in titled}
-        rows = list({row[0]: row for row in [*titled, *(r for r in ranked if r[0] not in first)]}.values())[:limit]
+        # A page that two names title comes once.
+        titled = {row[0]: row for row in _titled_passages(db, names, score=ranked[0][3] if ranked else 0.0)}
+        rows = [*titled.values(), *(row for row in ranked if row[0] not in titled)][:limit]
         document_ids = sorted({row[1] for row in rows})
         placeholders = ",".join("?" * len(document_ids))
         documents = {
