@@ -106,7 +106,8 @@ class Researcher:
             judged = [f"{r.title} {r.text}" for r in [*findings.ranked[:LEADS_JUDGED_BY], *findings.hops]]
             if time.monotonic() >= deadline or (not profile.model_leads and question_coverage(question, judged) >= 1.0):
                 break
-            leads = follow_up_queries(question, texts, set(findings.leads), profile.queries)
+            read = [text for _, text in findings.pages.values()]
+            leads = follow_up_queries(question, texts, set(findings.leads), profile.queries, read)
             if profile.model_leads and self.next_search is not None:
                 # IRCoT-style: the model reads what was found and names the missing link;
                 # the entities of the evidence remain the fallback.
