@@ -156,6 +156,19 @@ def test_both_pages_a_hop_links_are_cited(case: str) -> None:
     assert linking in writer.content
 
 
+def test_the_page_the_answer_s_page_names_for_the_rest_of_the_question_is_cited() -> None:
+    # HotpotQA tune q4: no search led from one page to the other; the answer's page names him.
+    person = Evidence(1, "https://w.example/Mikhail_Gorbachev", "Mikhail Gorbachev",
+                      "Mikhail Gorbachev is a Russian and former Soviet statesman.", "")
+    summit = Evidence(2, "https://w.example/World_Summit", "World Summit of Nobel Peace Laureates",
+                      "The World Summit of Nobel Peace Laureates was initiated by Mikhail Gorbachev as a forum "
+                      "for laureates.", "")
+    writer = written([person, summit], "What type of forum did a former Soviet statesman initiate?",
+                     "a forum for laureates")
+    assert {a.url for a in writer.annotations} == {person.url, summit.url}
+    assert "former Soviet statesman" in writer.content
+
+
 def test_every_page_a_comparison_names_is_cited() -> None:
     albee = Evidence(1, "https://w.example/Edward_Albee", "Edward Albee",
                      "Edward Albee (March 12, 1928 – September 16, 2016) was an American playwright.", "")
@@ -213,6 +226,17 @@ def test_of_namesakes_the_one_of_the_kind_asked_about_or_else_the_closest_is_cit
                      "Make Mine Music")
     cited = {a.url for a in writer.annotations}
     assert film.url in cited and band.url not in cited
+    # HotpotQA tune q182: of "Popular science" and "Popular Science", the one the question writes.
+    girlfriends = Evidence(1, "https://w.example/Girlfriends_(magazine)", "Girlfriends (magazine)",
+                           "Girlfriends was a monthly magazine.", "")
+    genre = Evidence(2, "https://w.example/Popular_science", "Popular science",
+                     "Popular science is writing about science for a general audience.", "", relevance=0.59)
+    magazine = Evidence(3, "https://w.example/Popular_Science", "Popular Science",
+                        "Popular Science is an American bi-monthly magazine.", "", relevance=0.58)
+    writer = written([girlfriends, genre, magazine], "Which was published more frequently, Popular Science or "
+                     "Girlfriends?", "Girlfriends")
+    cited = {a.url for a in writer.annotations}
+    assert magazine.url in cited and genre.url not in cited
 
 
 def test_a_dash_parts_words_when_the_answer_is_found() -> None:

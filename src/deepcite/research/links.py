@@ -55,10 +55,15 @@ def links_to(text: str, title: str) -> bool:
     return names_title(text, title) and kind_named(title, text)
 
 
+def bare_title(title: str) -> str:
+    """A title as written, without its disambiguation: "Nevada" of "Nevada (1944 film)"."""
+    return _PARENTHETICAL.sub("", html.unescape(title)).strip()
+
+
 # Every page's title and best passage is compared with every other page's title: each text
 # is normalised once per request, not once per comparison.
 @functools.lru_cache(maxsize=4096)
 def page_name(title: str) -> str:
     """A title without its disambiguation, as words: "Pasek & Paul" is "pasek and paul".
     Titles taken from HTML may keep its escapes ("Will &amp; Grace"): they are read as text."""
-    return normalize_name(_PARENTHETICAL.sub("", html.unescape(title)))
+    return normalize_name(bare_title(title))

@@ -15,7 +15,7 @@ import re
 
 from deepcite.research.basis import UrlCitation
 from deepcite.research.evidence import Evidence
-from deepcite.research.links import kind, names_title, page_name
+from deepcite.research.links import bare_title, kind, links_to, names_title, page_name
 from deepcite.research.reader import Reading
 from deepcite.research.text import content_words, split_sentences
 from deepcite.research.verify import contains_answer, same_root, support_score
@@ -121,10 +121,12 @@ class AnswerWriter:
         # of "the Polar Bear (cocktail) and Daiquiri"; the next name's page is. Of namesakes,
         # the one of the kind the question or the answer's page is ("Old Dogs (film)" for "which
         # film ...?", "Bloody Mary (cocktail)" beside "Sidecar (cocktail)"), else the closest.
+        # Then the one the question writes as the title does: "Popular Science" the magazine,
+        # not "Popular science" the genre.
         context = set(content_words(f"{self.question} {anchor.title}"))
 
-        def fit(source: Evidence) -> tuple[int, float]:
-            return len(kind(source.title) & context), source.relevance
+        def fit(source: Evidence) -> tuple[int, bool, float]:
+            return len(kind(source.title) & context), bare_title(source.title) in self.question, source.relevance
 
         names = {page_name(anchor.title)}
         closest = {page_name(e.title): e for e in sorted(linked, key=fit)}
@@ -157,7 +159,9 @@ class AnswerWriter:
             # The question may name the page in another form ("as a consultant": "Management consulting").
             titled = bool(title) and 2 * sum(any(same_root(t, q) for q in question) for t in title) >= len(title)
             named = source.led_from == anchor.url  # "a 2017 film starring Cressida Bonas"
-            linked = bool(distinctive & set(content_words(source.text))) or titled or named
+            # The answer's page names it: "initiated by Mikhail Gorbachev" for "a former Soviet statesman".
+            naming = links_to(anchor.text, source.title)
+            linked = bool(distinctive & set(content_words(source.text))) or titled or named or naming
             if source.source_key in cited_pages or not linked:
                 continue
             for s, e in split_sentences(source.text):
