@@ -105,3 +105,29 @@ def test_a_runner_up_page_leads_on_only_to_a_page_that_explains_the_rest_of_the_
     # The best page's links are all taken; the runner-up's only where they explain the question.
     assert order == [*first, "https://w.example/Yale", "https://w.example/LIDF", "https://w.example/LRB"]
     assert findings.led_from["https://w.example/LRB"] == "https://w.example/LIDF"
+
+
+async def test_base_follows_the_lead_when_only_an_unrelated_page_explains_the_rest(
+    tmp_path: Path, embedder: SentenceEncoder
+) -> None:
+    # HotpotQA tune q205: another film's page said "a movie directed by", so no lead was followed.
+    pages = {
+        "https://w.example/Jamie_Harris": ("Jamie Harris (actor)", "Jamie Harris (born May 15, 1963) is a British "
+                                           "actor. He is best known for his role as The Hook-Handed Man in "
+                                           '"The Wide Window".'),
+        "https://w.example/The_Wide_Window": ("The Wide Window", "The Wide Window is a 2004 comedy film directed by "
+                                              "Brad Silberling."),
+        "https://w.example/Badla": ("Badla Jatti Da", "Badla Jatti Da is a 1991 Punjabi action movie directed by "
+                                    "Ravinder Ravi. It is best known for Gugu Gill's role."),
+    }
+    local = LocalIndex(tmp_path / "index.sqlite3")
+    for url, (title, text) in pages.items():
+        await local.upsert(url, title, text, "test")
+    researcher = Researcher([local], embedder, lambda text: len(text) // 4)
+    findings = Findings()
+    question = "Jamie Harris is best known for his role as The Hook-Handed Man in a movie directed by who?"
+    async for _ in researcher.gather(read_conversation([ChatMessage("user", question)]), PROFILES["base"], findings):
+        pass
+    local.close()
+    assert "Wide Window" in findings.leads
+    assert "https://w.example/The_Wide_Window" in {e.url for e in findings.evidence}

@@ -103,7 +103,13 @@ class Researcher:
             texts = [c.text for c in top]
             # Without the model, leads are followed while the best passages leave words of the
             # question unexplained (the model may find a link even when none are).
-            judged = [f"{r.title} {r.text}" for r in [*findings.ranked[:LEADS_JUDGED_BY], *findings.hops]]
+            # A passage of a page unconnected to the question ("a movie directed by" in another
+            # film's page) explains none of it.
+            best = findings.ranked[0].candidate if findings.ranked else None
+            connected = [r for r in findings.ranked[:LEADS_JUDGED_BY]
+                         if r.candidate is best or names_title(question, r.title) or
+                         (best is not None and (links_to(best.text, r.title) or links_to(r.text, best.title)))]
+            judged = [f"{r.title} {r.text}" for r in [*connected, *findings.hops]]
             if time.monotonic() >= deadline or (not profile.model_leads and question_coverage(question, judged) >= 1.0):
                 break
             read = [text for _, text in findings.pages.values()]
