@@ -121,8 +121,8 @@ def follow_up_queries(
                 if entity.lower() in asked or not words or words <= question_words or is_date(entity):
                     continue
                 scores[entity] = scores.get(entity, 0.0) + weight
-    # A name most pages read mention ("American", "English") is a common word, not a link.
 
+    # A name most pages read mention ("American", "English") is a common word, not a link.
     def rarity(entity: str) -> float:
         return math.log((len(read) + 2) / (1 + sum(entity in page for page in read)))
 
