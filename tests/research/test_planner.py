@@ -85,16 +85,10 @@ def test_leads_are_names_searched_alone_and_never_dates() -> None:
     assert leads == [("Mira Castellan", '"Mira Castellan"')]
 
 
-def test_leads_that_state_the_question_s_relation_come_first_and_common_names_last() -> None:
+def test_leads_that_state_the_question_s_relation_come_first() -> None:
     # HotpotQA tune q77: the company is named after his songs, in the sentence about his work.
     page = ("Sachin Warrier is a playback singer in Malayalam cinema from Kerala. He sang for Thattathin "
             "Marayathu. He worked as a software engineer in Tata Consultancy Services.")
     question = "Where is the company that Sachin Warrier worked for as a software engineer headquartered?"
     leads = [entity for entity, _ in follow_up_queries(question, [page], set(), 5)]
     assert leads[0] == "Tata Consultancy Services"
-    # "English" is in every page read; the club he played for is not.
-    player = "Chris Williams is an English footballer who last played for Salford City."
-    read = [player, "Ben is an English actor.", "Ann is an English singer."]
-    leads = [entity for entity, _ in follow_up_queries("Which club did Chris Williams last play for?", [player],
-                                                       set(), 5, read)]
-    assert leads[0] == "Salford City"

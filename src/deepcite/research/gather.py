@@ -112,8 +112,7 @@ class Researcher:
             judged = [f"{r.title} {r.text}" for r in [*connected, *findings.hops]]
             if time.monotonic() >= deadline or (not profile.model_leads and question_coverage(question, judged) >= 1.0):
                 break
-            read = [text for _, text in findings.pages.values()]
-            leads = follow_up_queries(question, texts, set(findings.leads), profile.queries, read)
+            leads = follow_up_queries(question, texts, set(findings.leads), profile.queries)
             if profile.model_leads and self.next_search is not None:
                 # IRCoT-style: the model reads what was found and names the missing link;
                 # the entities of the evidence remain the fallback.

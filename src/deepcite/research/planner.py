@@ -8,7 +8,6 @@ its name, and the page whose title names it is the next hop, as a hyperlink woul
 from __future__ import annotations
 
 import itertools
-import math
 import re
 from collections.abc import Sequence
 
@@ -95,7 +94,7 @@ def first_queries(search_text: str, count: int) -> list[str]:
 
 
 def follow_up_queries(
-    question: str, passages: Sequence[str], known: set[str], count: int, read: Sequence[str] = ()
+    question: str, passages: Sequence[str], known: set[str], count: int
 ) -> list[tuple[str, str]]:
     """Leads from the best passages: (entity, query) pairs for entities not yet searched.
 
@@ -104,9 +103,9 @@ def follow_up_queries(
     entities, those in a sentence that states the question's relation come first: "the
     company that Sachin Warrier worked for as a software engineer" leads to the company
     of "He worked as a software engineer in Tata Consultancy Services", not to his songs.
-    `read`: the texts of the pages read so far, to tell a common name from a rare one.
     HotpotQA tune 0-211, base, with the gold answer as the reading: both supporting pages
-    read 194 -> 201, both cited 181 -> 184.
+    read 194 -> 202, both cited 181 -> 184. Weighing a name by how few pages read mention
+    it led to rare names of low-ranked passages ("Americo-Liberians"): no gain, dropped.
     """
     asked = {w.lower() for w in question_entities(question)} | {w.lower() for w in known}
     question_words = set(content_words(question))
@@ -121,11 +120,6 @@ def follow_up_queries(
                 if entity.lower() in asked or not words or words <= question_words or is_date(entity):
                     continue
                 scores[entity] = scores.get(entity, 0.0) + weight
-
-    # A name most pages read mention ("American", "English") is a common word, not a link.
-    def rarity(entity: str) -> float:
-        return math.log((len(read) + 2) / (1 + sum(entity in page for page in read)))
-
-    leads = sorted(scores, key=lambda e: -scores[e] * rarity(e))[:count]
+    leads = sorted(scores, key=lambda e: -scores[e])[:count]
     # The entity alone: its own page is what a search for its name finds first.
     return [(entity, f'"{entity}"') for entity in leads]
