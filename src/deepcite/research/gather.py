@@ -103,12 +103,7 @@ class Researcher:
             texts = [c.text for c in top]
             # Without the model, leads are followed while the best passages leave words of the
             # question unexplained (the model may find a link even when none are).
-            # A passage of a page unconnected to the question ("a movie directed by" in another
-            # film's page) explains none of it.
-            best = findings.ranked[0].candidate if findings.ranked else None
-            connected = [r for r in findings.ranked[:LEADS_JUDGED_BY]
-                         if r.candidate is best or names_title(question, r.title) or
-                         (best is not None and (links_to(best.text, r.title) or links_to(r.text, best.title)))]
+            connected = _connected(question, findings.ranked[:LEADS_JUDGED_BY])
             judged = [f"{r.title} {r.text}" for r in [*connected, *findings.hops]]
             if time.monotonic() >= deadline or (not profile.model_leads and question_coverage(question, judged) >= 1.0):
                 break
@@ -261,6 +256,17 @@ class Researcher:
             budget -= cost
             chosen.append((c, text, best.text.strip()))
         return chosen
+
+
+def _connected(question: str, ranked: list[RankedPassage]) -> list[RankedPassage]:
+    """The passages of pages connected to the question: the best page, the pages the question
+    names by title, and the pages linked to the best either way. Another film's page saying "a
+    movie directed by" explains nothing of "Jamie Harris's role in a movie directed by who?"."""
+    if not ranked:
+        return []
+    best = ranked[0]
+    return [r for r in ranked if r is best or names_title(question, r.title)
+            or links_to(best.text, r.title) or links_to(r.text, best.title)]
 
 
 def _linked_pages(
