@@ -23,19 +23,24 @@ from deepcite.research.request import ResearchRequest
 from deepcite.search.local_index import LocalIndex
 
 
+async def indexed(path: Path, pages: dict[str, tuple[str, str]]) -> LocalIndex:
+    local = LocalIndex(path)
+    for url, (title, text) in pages.items():
+        await local.upsert(url, title, text, "test")
+    return local
+
+
 @pytest.fixture
 async def index(tmp_path: Path) -> AsyncIterator[LocalIndex]:
-    local = LocalIndex(tmp_path / "index.sqlite3")
-    for url, (title, text) in PAGES.items():
-        await local.upsert(url, title, text, "test")
+    local = await indexed(tmp_path / "index.sqlite3", PAGES)
     yield local
     local.close()
 
 
-async def gather(index: LocalIndex, embedder: SentenceEncoder, model: str) -> Findings:
+async def gather(index: LocalIndex, embedder: SentenceEncoder, model: str, question: str = QUESTION) -> Findings:
     researcher = Researcher([index], embedder, lambda text: len(text) // 4)
     findings = Findings()
-    async for _ in researcher.gather(read_conversation([ChatMessage("user", QUESTION)]), PROFILES[model], findings):
+    async for _ in researcher.gather(read_conversation([ChatMessage("user", question)]), PROFILES[model], findings):
         pass
     return findings
 
@@ -120,14 +125,11 @@ async def test_base_follows_the_lead_when_only_an_unrelated_page_explains_the_re
         "https://w.example/Badla": ("Badla Jatti Da", "Badla Jatti Da is a 1991 Punjabi action movie directed by "
                                     "Ravinder Ravi. It is best known for Gugu Gill's role."),
     }
-    local = LocalIndex(tmp_path / "index.sqlite3")
-    for url, (title, text) in pages.items():
-        await local.upsert(url, title, text, "test")
-    researcher = Researcher([local], embedder, lambda text: len(text) // 4)
-    findings = Findings()
     question = "Jamie Harris is best known for his role as The Hook-Handed Man in a movie directed by who?"
-    async for _ in researcher.gather(read_conversation([ChatMessage("user", question)]), PROFILES["base"], findings):
-        pass
-    local.close()
+    local = await indexed(tmp_path / "index.sqlite3", pages)
+    try:
+        findings = await gather(local, embedder, "base", question)
+    finally:
+        local.close()
     assert "Wide Window" in findings.leads
     assert "https://w.example/The_Wide_Window" in {e.url for e in findings.evidence}

@@ -104,12 +104,12 @@ def follow_up_queries(
     company that Sachin Warrier worked for as a software engineer" leads to the company
     of "He worked as a software engineer in Tata Consultancy Services", not to his songs.
     HotpotQA tune 0-211, base, with the gold answer as the reading: both supporting pages
-    read 194 -> 202, both cited 181 -> 184. Weighing a name by how few pages read mention
-    it led to rare names of low-ranked passages ("Americo-Liberians"): no gain, dropped.
+    read 194 -> 202, both cited 181 -> 184.
     """
-    asked = {w.lower() for w in question_entities(question)} | {w.lower() for w in known}
+    named = question_entities(question)
+    asked = {w.lower() for w in named} | {w.lower() for w in known}
     question_words = set(content_words(question))
-    relation = question_words - {w for entity in question_entities(question) for w in content_words(entity)}
+    relation = question_words - {w for entity in named for w in content_words(entity)}
     scores: dict[str, float] = {}
     for rank, passage in enumerate(passages):
         for start, end in split_sentences(passage):
