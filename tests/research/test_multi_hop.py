@@ -18,8 +18,10 @@ from deepcite.research.evidence import Evidence
 from deepcite.research.gather import Findings, Researcher, _linked_pages
 from deepcite.research.planner import first_queries
 from deepcite.research.profiles import PROFILES
+from deepcite.research.reader import locate
 from deepcite.research.ranking import Candidate
 from deepcite.research.request import ResearchRequest
+from deepcite.research.writer import AnswerWriter, Claim
 from deepcite.search.local_index import LocalIndex
 
 
@@ -133,3 +135,35 @@ async def test_base_follows_the_lead_when_only_an_unrelated_page_explains_the_re
         local.close()
     assert "Wide Window" in findings.leads
     assert "https://w.example/The_Wide_Window" in {e.url for e in findings.evidence}
+
+
+async def test_an_answer_that_titles_a_page_is_quoted_from_that_page(tmp_path: Path, embedder: SentenceEncoder) -> None:
+    # HotpotQA report: "Texas Tech University" was read from the team's page; its own page,
+    # the second the question needs, was never cited.
+    team = "https://w.example/1974_team"
+    university = "https://w.example/Texas_Tech_University"
+    pages = {
+        team: ("1974 Texas Tech Red Raiders football team", "The 1974 Texas Tech Red Raiders football team "
+               "represented Texas Tech University in the Southwest Conference."),
+        university: ("Texas Tech University", "Founded in 1923, it has 36,000 students. Texas Tech University is a "
+                     "public research university in Lubbock, Texas."),
+        "https://w.example/Texas_Tech_University_(album)": ("Texas Tech University (album)", "Texas Tech "
+                                                            "University is a 1990 album by a band from Lubbock."),
+    }
+    question = "The 1974 Texas Tech Raiders football team represented what public research university?"
+    local = await indexed(tmp_path / "index.sqlite3", pages)
+    try:
+        researcher = Researcher([local], embedder, lambda text: len(text) // 4)
+        own = await researcher.page_about("Texas Tech University", question, pages[team][1], 2)
+        assert await researcher.page_about("Vellport Academy", question, pages[team][1], 2) is None
+    finally:
+        local.close()
+    # Its own page, not the album of that name, by the sentence that says what it is.
+    assert own is not None and own.url == university and own.number == 2
+    assert own.text == "Texas Tech University is a public research university in Lubbock, Texas."
+    found = Evidence(1, team, pages[team][0], pages[team][1], pages[team][1], relevance=0.7)
+    writer = AnswerWriter([found, own], question, max_sentences=4)
+    reading = locate("Texas Tech University", writer.evidence, question)
+    writer.emit(Claim("Texas Tech University.", [(found, 1.0)]))
+    quoted = [e.url for claim in writer.supporting_quotes(reading) for e, _ in claim.support]
+    assert quoted == [team, university]

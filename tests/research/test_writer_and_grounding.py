@@ -291,6 +291,38 @@ def test_an_answer_that_repeats_the_question_or_the_ask_is_read_again() -> None:
     assert again[3].role == "user" and '"Oversteering"' in again[3].content
 
 
+def test_a_name_of_its_own_made_of_the_question_words_apart_is_an_answer() -> None:
+    # HotpotQA report: "Kansas Song" and "Argand lamp" were read as repeating the question.
+    fight = "What is the name of the fight song of the university whose main campus is in Lawrence, Kansas?"
+    song = [Evidence(1, "https://w.example/Kansas_Song", "Kansas Song",
+                     "Kansas Song is a fight song of the University of Kansas.", "", relevance=0.7)]
+    assert locate("Kansas Song", song, fight).answer == "Kansas Song"
+    assert locate("Lawrence, Kansas", song, fight).restated
+
+
+@pytest.mark.parametrize("question, answer", [
+    ("Who was born first, Erika Jayne or Marco Da Silva", "Erika Jayne"),
+    ("Temagami-Lorrain Mine and Burwash Mine were both mines; which one yielded a bulk sample?", "Burwash Mine"),
+    ("In between The Bears and I and Oceans which was released in 1974?", "The Bears and I"),
+])
+def test_a_name_the_question_joins_to_another_is_a_choice_when_it_asks_which(question: str, answer: str) -> None:
+    page = [Evidence(1, "https://w.example/a", answer, f"{answer} was first in 1935.", "", relevance=0.6)]
+    read = locate(answer, page, question).answer
+    assert read is not None and read in answer  # the source's words: "Bears and I"
+    # Without "which" or "who", a joined name is only the question's words.
+    assert locate(answer, page, question.replace("which one", "it").replace("Who", "When")
+                  .replace("which", "that")).restated
+
+
+def test_a_chosen_name_is_read_from_its_own_page_before_its_namesakes() -> None:
+    prize = Evidence(1, "https://w.example/Sigmund_Freud_Prize", "Sigmund Freud Prize",
+                     "The Sigmund Freud Prize is a German literary award named after Sigmund Freud.", "")
+    freud = Evidence(2, "https://w.example/Sigmund_Freud", "Sigmund Freud",
+                     "Sigmund Freud was an Austrian neurologist. In 1938 he left Austria to escape the Nazis.", "")
+    reading = locate("Sigmund Freud", [prize, freud], "who had to escape nazis, Sigmund Freud or Evelyn Waugh?")
+    assert [e.title for e in reading.sources] == ["Sigmund Freud", "Sigmund Freud Prize"]
+
+
 def test_model_markers_are_dropped_from_its_sentence() -> None:
     assert model_sentence("The Broncos won [1][2]. They scored 24.") == "The Broncos won."
 

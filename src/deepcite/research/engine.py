@@ -22,7 +22,8 @@ from deepcite.research.events import Basis, Done, Progress, ResearchEvent, TextD
 from deepcite.research.evidence import Evidence
 from deepcite.research.gather import Findings, Researcher
 from deepcite.research.grounding import content_basis, json_basis
-from deepcite.research.links import title_names
+from deepcite.research.links import names_title, title_names
+from deepcite.research.planner import is_date
 from deepcite.research.profiles import PROFILES, ResearchProfile
 from deepcite.research.prompts import (
     SYSTEM_PROMPT,
@@ -34,7 +35,15 @@ from deepcite.research.prompts import (
     read_answer_messages,
     sentence_messages,
 )
-from deepcite.research.reader import NOT_FOUND, Reading, clean_model_answer, in_evidence_words, locate
+from deepcite.research.reader import (
+    NOT_FOUND,
+    YES_NO,
+    Reading,
+    clean_model_answer,
+    in_evidence_words,
+    locate,
+    options_offered,
+)
 from deepcite.research.request import ResearchRequest
 from deepcite.research.text import normalize_answer
 from deepcite.research.verify import check_claim
@@ -82,17 +91,22 @@ class ResearchEngine:
             async for event in self._write_json(conversation, profile, evidence, request.json_schema):
                 yield event
         else:
-            async for event in self._write_text(conversation, profile, evidence, findings.leads):
+            async for event in self._write_text(conversation, profile, evidence, findings.leads, researcher):
                 yield event
 
     async def _write_text(
-        self, conversation: Conversation, profile: ResearchProfile, evidence: list[Evidence], leads: list[str]
+        self,
+        conversation: Conversation,
+        profile: ResearchProfile,
+        evidence: list[Evidence],
+        leads: list[str],
+        researcher: Researcher,
     ) -> AsyncIterator[ResearchEvent]:
         question = conversation.question
         writer = AnswerWriter(evidence, question, max_sentences=profile.answer_sentences)
         reading: Reading | None = None
         usage = _Usage()
-        relevance = max((e.relevance for e in evidence), default=0.0)
+        relevance = evidence_relevance(question, evidence)
         if relevance >= UNRELATED_BELOW:
             read = read_answer_messages(conversation, evidence, may_decline=relevance < CLEARLY_RELATED)
             said = await self._complete(read, READ_TOKENS, usage)
@@ -130,6 +144,12 @@ class ResearchEngine:
         if lead is None:
             lead = Claim(answer_as_sentence(reading.answer), [(e, 1.0) for e in reading.sources])
         yield TextDelta(writer.emit(lead))
+        if names_a_page(reading.answer) and not any(title_names(e.title, reading.answer) for e in evidence):
+            # After the answer is sent: the page the answer titles says what it is.
+            named_in = reading.sources[0].text if reading.sources else ""
+            own = await researcher.page_about(reading.answer, question, named_in, len(evidence) + 1)
+            if own is not None:
+                writer.evidence = [*evidence, own]
         for quote in writer.supporting_quotes(reading):
             yield TextDelta(writer.emit(quote))
         yield Progress("verify", f"{len(writer.claims)} sentences checked against the sources")
@@ -159,7 +179,7 @@ class ResearchEngine:
     ) -> AsyncIterator[ResearchEvent]:
         messages = json_messages(conversation, evidence, schema)
         value: Any = {}
-        if max((e.relevance for e in evidence), default=0.0) >= UNRELATED_BELOW:
+        if evidence_relevance(conversation.question, evidence) >= UNRELATED_BELOW:
             try:
                 # One retry at most: output is grammar-bound for the embedded model, and a small
                 # model that loops would otherwise spend the whole budget three times.
@@ -194,6 +214,21 @@ class ResearchEngine:
 class _Usage:
     prompt: int = 0
     completion: int = 0
+
+
+def names_a_page(answer: str) -> bool:
+    """Whether an answer may title a page of its own: a name, not yes/no, a number or a date."""
+    return answer[:1].isupper() and answer.lower() not in YES_NO and not is_date(answer)
+
+
+def evidence_relevance(question: str, evidence: list[Evidence]) -> float:
+    """How closely the evidence is about the question: the encoder's best cosine, or clearly
+    related when it holds the page of each choice the question offers. "Who was born first,
+    Am Rong or Ava DuVernay?" is unlike any page's words, yet both its pages were read."""
+    offered = options_offered(question) or ()
+    if offered and all(any(names_title(name, e.title) for e in evidence) for name in offered):
+        return max(CLEARLY_RELATED, *(e.relevance for e in evidence))
+    return max((e.relevance for e in evidence), default=0.0)
 
 
 def is_bridge(answer: str, leads: list[str], evidence: list[Evidence]) -> bool:

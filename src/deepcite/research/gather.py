@@ -38,6 +38,7 @@ PASSAGES_PER_LINKED_PAGE = 2  # of a page the question or the evidence names, re
 # chairman of?"; on the best two, base follows his page's lead to Christianity Today's.
 # HotpotQA tune 0-79, base, both pages cited: 66/80 judged on five, 68/80 on two.
 LEADS_JUDGED_BY = 2
+PAGE_ABOUT_SECONDS = 1.0  # to find and read the page an answer titles, after the answer is sent
 MIN_WORDS_EXPLAINED = 2  # of the question's, by a page a runner-up names, for it to lead there
 
 
@@ -142,6 +143,30 @@ class Researcher:
             hops = await self._rank(" ".join([question, *names]), linked or new, profile, MAX_HOP_PASSAGES)
             findings.hops.extend(hops)
         findings.evidence = await self._evidence(conversation, profile, findings)
+
+    async def page_about(self, name: str, question: str, named_in: str, number: int) -> Evidence | None:
+        """The page whose title names `name` (which the text `named_in` names), as evidence
+        numbered `number`: its sentence that names it, where a page says what its subject is.
+        None when no page is titled so.
+
+        An answer that is itself a page ("Indianapolis Motor Speedway", "Texas Tech University")
+        is described on that page; in HotpotQA 116 of 425 answers title one of the two pages
+        the question needs. A namesake of a kind neither text names is not that page.
+        """
+        hits, _ = await search_everywhere(self.providers, [f'"{name}"'], limit=3, within=PAGE_ABOUT_SECONDS)
+        hit = next((h for h in hits if title_names(h.title, name) and kind_named(h.title, f"{question} {named_in}")), None)
+        if hit is None:
+            return None
+        page_text = hit.page_text
+        if page_text is None and self.reader is not None:
+            page = (await self.reader.fetch_many([hit.url], total_timeout=PAGE_ABOUT_SECONDS)).get(hit.url)
+            page_text = None if page is None or isinstance(page, DeepciteError) else page.text
+        sentences = [page_text[s:e].strip() for s, e in split_sentences(page_text)] if page_text else []
+        text = next((s for s in sentences if names_title(s, hit.title)), sentences[0] if sentences else "")
+        if not page_text or not verbatim(text, page_text):
+            return None
+        relevance = (await self.embedder.similarity(question, [f"{hit.title}. {text}"]))[0]
+        return Evidence(number, hit.url, hit.title, text, page_text, text, relevance)
 
     async def _round(
         self,

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from deepcite.research.evidence import Evidence
+from deepcite.research.links import title_names
 from deepcite.research.text import content_words, normalize_answer, normalize_name
 
 NOT_FOUND = "NOT FOUND"
@@ -48,6 +49,7 @@ _NAMES_LAST = re.compile(rf"\s({_TITLED})\s+or\s+({_TITLED})\s*\?$")
 # Two names joined by "or" in a question that asks which: "Which airport Grand Forks
 # International Airport or El Paso International Airport is closer to their town?"
 _WHICH_NAMES = re.compile(rf"^[Ww]hich\b.*?\s({_TITLED})\s+or\s+({_TITLED})")
+_ASKS_WHICH = re.compile(r"\b(?:which|who|whom|whose)\b", re.I)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +90,30 @@ def options_offered(question: str) -> tuple[str, str] | None:
     return (named[1], named[2]) if named else None
 
 
+def restates(answer: str, question: str) -> bool:
+    """Whether `answer` is only a run of the question's own words: "oversteering" for "a series
+    based on what oversteering technique?". An answer whose words the question uses apart is a
+    name of its own: "Kansas Song" for "the fight song of the university ... in Lawrence, Kansas",
+    "Argand lamp" for "this type of lamp patented in 1780 by Aimé Argand"."""
+    said = normalize_answer(answer)
+    return bool(said) and f" {said} " in f" {normalize_answer(question)} "
+
+
+def is_choice(answer: str, question: str) -> bool:
+    """Whether `answer` is one of the choices the question offers: "Manon" of "Manon by
+    Massenet", or a name the question joins to another by "or" or "and" when it asks which
+    or who ("Who was born first, Erika Jayne or Marco Da Silva", "Temagami-Lorrain Mine and
+    Burwash Mine were both mines ...; which one yielded ...?")."""
+    words = set(content_words(answer))
+    if words and any(words <= set(content_words(option)) for option in options_offered(question) or ()):
+        return True
+    said = re.escape(normalize_answer(answer))
+    joined = re.compile(rf"(?:^| )(?:or|and) {said}(?: |$)|(?:^| ){said} (?:or|and) ")
+    return bool(said) and answer[:1].isupper() and bool(_ASKS_WHICH.search(question)) and bool(
+        joined.search(normalize_answer(question))
+    )
+
+
 def locate(said: str, evidence: Sequence[Evidence], question: str = "") -> Reading:
     """Find what the model said in the evidence, as the evidence's own words.
 
@@ -100,10 +126,7 @@ def locate(said: str, evidence: Sequence[Evidence], question: str = "") -> Readi
     if answer.lower() in YES_NO:
         # A yes/no answer compares what the sources say; it is no span of them.
         return Reading(answer.lower(), list(evidence), said)
-    words = set(content_words(answer))
-    # "Manon" for the choice "Manon by Massenet": the answer is drawn from one of the choices.
-    chosen = bool(words) and any(words <= set(content_words(option)) for option in options_offered(question) or ())
-    if question and not chosen and words <= set(content_words(question)):
+    if question and restates(answer, question) and not is_choice(answer, question):
         return Reading(None, [], said, restated=True)
     best: tuple[float, str, Evidence] | None = None
     holding = []
@@ -119,6 +142,10 @@ def locate(said: str, evidence: Sequence[Evidence], question: str = "") -> Readi
         return Reading(None, [], said)
     score, span, source = best
     sources = holding if score >= 1.0 else [source]
+    if question and is_choice(answer, question):
+        # The chosen name's own page states what the question compares, not its namesakes
+        # ("Sigmund Freud", not "Sigmund Freud Prize").
+        sources.sort(key=lambda e: not title_names(e.title, span))
     return Reading(span, sources, said)
 
 

@@ -15,7 +15,7 @@ import re
 
 from deepcite.research.basis import UrlCitation
 from deepcite.research.evidence import Evidence
-from deepcite.research.links import bare_title, kind, links_to, names_title, page_name
+from deepcite.research.links import bare_title, kind, links_to, names_title, page_name, title_names
 from deepcite.research.reader import Reading
 from deepcite.research.text import content_words, split_sentences
 from deepcite.research.verify import contains_answer, same_root, support_score
@@ -87,6 +87,8 @@ class AnswerWriter:
             sentence = self._best_sentence(anchor, reading.answer if not reading.yes_no else None)
             if sentence and sentence not in said:
                 quotes.append(Claim(sentence, [(anchor, 1.0)], extractive=True))
+            if not reading.yes_no:
+                quotes += self._own_page_quote(anchor, reading.answer, quotes)
             quotes += self._linked_quotes(anchor, quotes)
         # What the sources quoted explain: the model's sentence may echo the question without proof.
         cited = [e for c in [*self.claims, *quotes] for e, _ in c.support]
@@ -111,6 +113,16 @@ class AnswerWriter:
         stating = [s for s in sentences if answer is None or contains_answer(s, answer)] or sentences
         question = set(content_words(self.question))
         return " ".join(max(stating, key=lambda s: len(question & set(content_words(s))), default="").split())
+
+    def _own_page_quote(self, anchor: Evidence, answer: str | None, quotes: list[Claim]) -> list[Claim]:
+        """The answer's own page, where the answer is a page ("Texas Tech University" for "what
+        university did the 1974 team represent?"): its sentence that says what the answer is."""
+        cited = {e.url for c in [*self.claims, *quotes] for e, _ in c.support}
+        own = next((e for e in self.evidence if answer and title_names(e.title, answer) and e.url not in cited), None)
+        if own is None or own.url == anchor.url or len(self.claims) + len(quotes) >= self.max_sentences:
+            return []
+        sentence = self._naming_sentence(own, own.title)
+        return [Claim(sentence, [(own, support_score(sentence, own.text))], extractive=True)]
 
     def _linked_quotes(self, anchor: Evidence, quotes: list[Claim]) -> list[Claim]:
         """The page whose text named the answer's page (how the answer was reached), then the
