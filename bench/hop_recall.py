@@ -62,7 +62,8 @@ async def measure(home: Path, questions: list[dict[str, Any]], model: str) -> di
             async for _ in engine.researcher.gather(conversation, profile, findings):
                 pass
             cited: set[str] = set()
-            async for event in engine._write_text(conversation, profile, findings.evidence, findings.leads, engine.researcher):
+            written = engine._write_text(conversation, profile, findings.evidence, findings.leads, engine.researcher)
+            async for event in written:
                 if isinstance(event, Basis):
                     cited = {c.url for b in event.basis for c in b.citations}
             wanted = q["supporting_urls"]

@@ -18,8 +18,8 @@ from deepcite.research.evidence import Evidence
 from deepcite.research.gather import Findings, Researcher, _linked_pages
 from deepcite.research.planner import first_queries
 from deepcite.research.profiles import PROFILES
-from deepcite.research.reader import locate
 from deepcite.research.ranking import Candidate
+from deepcite.research.reader import locate
 from deepcite.research.request import ResearchRequest
 from deepcite.research.writer import AnswerWriter, Claim
 from deepcite.search.local_index import LocalIndex

@@ -104,6 +104,19 @@ def written(evidence: list[Evidence], question: str, said: str) -> AnswerWriter:
     return writer
 
 
+def test_a_compared_page_beyond_the_leads_markers_is_still_quoted() -> None:
+    # HotpotQA report: "Yes. [1][2][3]" showed three markers of six sources; the band's own
+    # page, fourth, counted as cited though no marker showed it, so it was never quoted.
+    mirrors = Evidence(1, "https://w.example/Distortion_Mirrors", "Distortion Mirrors",
+                       "Distortion Mirrors is an English alternative rock band.", "", relevance=0.75)
+    eps = [Evidence(n, f"https://w.example/OK_Go_{n}", f"OK Go ({1998 + n} EP)",
+                    f"OK Go is the EP number {n} by American rock band OK Go.", "", relevance=0.3) for n in (2, 3)]
+    band = Evidence(4, "https://w.example/OK_Go", "OK Go", "OK Go is an American rock band from Chicago.", "",
+                    relevance=0.34)
+    writer = written([mirrors, *eps, band], "Are Distortion Mirrors and OK Go both considered rock bands?", "yes")
+    assert band.url in {a.url for a in writer.annotations}
+
+
 def test_a_bridge_source_is_quoted_when_the_answer_leaves_the_question_unexplained() -> None:
     film = Evidence(1, "https://w.example/Kiss_and_Tell", "Kiss and Tell (1945 film)",
                     "Kiss and Tell is a 1945 comedy film starring Shirley Temple as Corliss Archer.", "")

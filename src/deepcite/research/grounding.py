@@ -90,9 +90,9 @@ def content_basis(
     if not claims or reading is None or reading.answer is None:
         read = f" of the {len({e.source_key for e in evidence})} pages read" if evidence else ""
         return FieldBasis("content", [], f"No source{read} states an answer to the question.", "low")
-    cited = [e for c in claims for e, _ in c.support[:_MAX_CITATIONS]]
+    cited = [e for c in claims for e in c.cited]
     sources = len({e.source_key for e in reading.sources})
-    citations = _citations([(c.text, e) for c in claims for e, _ in c.support[:_MAX_CITATIONS]])
+    citations = _citations([(c.text, e) for c in claims for e in c.cited])
     coverage = evidence_coverage(question, evidence)
     relevance = max((e.relevance for e in reading.sources), default=0.0)
     confidence = rate(reading.answer, sources, coverage, relevance)

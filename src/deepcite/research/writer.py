@@ -32,6 +32,14 @@ class Claim:
     support: list[tuple[Evidence, float]]
     extractive: bool = False  # quoted verbatim from the evidence
 
+    @property
+    def cited(self) -> list[Evidence]:
+        """The evidence its markers show: the first few distinct pieces of its support."""
+        shown: dict[int, Evidence] = {}
+        for evidence, _ in self.support:
+            shown.setdefault(evidence.number, evidence)
+        return list(shown.values())[:MAX_MARKERS]
+
 
 def model_sentence(text: str) -> str:
     """The first sentence the model wrote, without the markers it may have added."""
@@ -58,11 +66,7 @@ class AnswerWriter:
         """Append `claim` with its markers; returns the delta to send."""
         self.claims.append(claim)
         delta = (" " if self.content else "") + claim.text
-        seen: set[int] = set()
-        for evidence, _ in claim.support:
-            if evidence.number in seen or len(seen) == MAX_MARKERS:
-                continue
-            seen.add(evidence.number)
+        for evidence in claim.cited:
             marker = f"[{evidence.number}]"
             delta += ("" if delta.endswith("]") else " ") + marker
             end = len(self.content) + len(delta)
@@ -91,7 +95,7 @@ class AnswerWriter:
                 quotes += self._own_page_quote(anchor, reading.answer, quotes)
             quotes += self._linked_quotes(anchor, quotes)
         # What the sources quoted explain: the model's sentence may echo the question without proof.
-        cited = [e for c in [*self.claims, *quotes] for e, _ in c.support]
+        cited = [e for c in [*self.claims, *quotes] for e in c.cited]
         cited_pages = {e.source_key for e in cited}
         explained = set(content_words(" ".join([*(q.text for q in quotes), *(e.title for e in cited)])))
         for _ in range(self.max_sentences - len(self.claims) - len(quotes)):
@@ -117,7 +121,7 @@ class AnswerWriter:
     def _own_page_quote(self, anchor: Evidence, answer: str | None, quotes: list[Claim]) -> list[Claim]:
         """The answer's own page, where the answer is a page ("Texas Tech University" for "what
         university did the 1974 team represent?"): its sentence that says what the answer is."""
-        cited = {e.url for c in [*self.claims, *quotes] for e, _ in c.support}
+        cited = {e.url for c in [*self.claims, *quotes] for e in c.cited}
         own = next((e for e in self.evidence if answer and title_names(e.title, answer) and e.url not in cited), None)
         if own is None or own.url == anchor.url or len(self.claims) + len(quotes) >= self.max_sentences:
             return []
@@ -127,7 +131,7 @@ class AnswerWriter:
     def _linked_quotes(self, anchor: Evidence, quotes: list[Claim]) -> list[Claim]:
         """The page whose text named the answer's page (how the answer was reached), then the
         pages the question names by title ("Edward Albee or J. M. Barrie"): one sentence each."""
-        cited = {e.url for c in [*self.claims, *quotes] for e, _ in c.support}
+        cited = {e.url for c in [*self.claims, *quotes] for e in c.cited}
         linked = [e for e in self.evidence if e.url == anchor.led_from or names_title(self.question, e.title)]
         # One page per name: "Polar bear" and "Polar Bear (locomotive)" are not the other side
         # of "the Polar Bear (cocktail) and Daiquiri"; the next name's page is. Of namesakes,
