@@ -39,6 +39,7 @@ PASSAGES_PER_LINKED_PAGE = 2  # of a page the question or the evidence names, re
 # HotpotQA tune 0-79, base, both pages cited: 66/80 judged on five, 68/80 on two.
 LEADS_JUDGED_BY = 2
 PAGE_ABOUT_SECONDS = 1.0  # to find and read the page an answer titles, after the answer is sent
+PAGE_OPENING_CHARS = 2000
 MIN_WORDS_EXPLAINED = 2  # of the question's, by a page a runner-up names, for it to lead there
 
 
@@ -161,7 +162,8 @@ class Researcher:
         if page_text is None and self.reader is not None:
             page = (await self.reader.fetch_many([hit.url], total_timeout=PAGE_ABOUT_SECONDS)).get(hit.url)
             page_text = None if page is None or isinstance(page, DeepciteError) else page.text
-        sentences = [page_text[s:e].strip() for s, e in split_sentences(page_text)] if page_text else []
+        opening = (page_text or "")[:PAGE_OPENING_CHARS]  # where a page says what its subject is
+        sentences = [opening[s:e].strip() for s, e in split_sentences(opening)]
         text = next((s for s in sentences if names_title(s, hit.title)), sentences[0] if sentences else "")
         if not page_text or not verbatim(text, page_text):
             return None

@@ -126,7 +126,8 @@ def locate(said: str, evidence: Sequence[Evidence], question: str = "") -> Readi
     if answer.lower() in YES_NO:
         # A yes/no answer compares what the sources say; it is no span of them.
         return Reading(answer.lower(), list(evidence), said)
-    if question and restates(answer, question) and not is_choice(answer, question):
+    chosen = bool(question) and is_choice(answer, question)
+    if question and not chosen and restates(answer, question):
         return Reading(None, [], said, restated=True)
     best: tuple[float, str, Evidence] | None = None
     holding = []
@@ -142,7 +143,7 @@ def locate(said: str, evidence: Sequence[Evidence], question: str = "") -> Readi
         return Reading(None, [], said)
     score, span, source = best
     sources = holding if score >= 1.0 else [source]
-    if question and is_choice(answer, question):
+    if chosen:
         # The chosen name's own page states what the question compares, not its namesakes
         # ("Sigmund Freud", not "Sigmund Freud Prize").
         sources.sort(key=lambda e: not title_names(e.title, span))
