@@ -16,6 +16,7 @@ from typing import Any
 
 from deepcite.research.evidence import Evidence
 from deepcite.research.links import title_names
+from deepcite.research.planner import entities
 from deepcite.research.text import content_words, normalize_answer, normalize_name
 
 NOT_FOUND = "NOT FOUND"
@@ -114,6 +115,14 @@ def is_choice(answer: str, question: str) -> bool:
     )
 
 
+def fuller_name(answer: str, evidence: Sequence[Evidence], question: str) -> str | None:
+    """The first name of the evidence that begins with `answer` and says more than the question:
+    "Texas Tech University" where the model shortened it to the question's "Texas Tech"."""
+    said = normalize_name(answer)
+    names = (name for e in evidence for name in entities(e.text))
+    return next((n for n in names if normalize_name(n).startswith(f"{said} ") and not restates(n, question)), None)
+
+
 def locate(said: str, evidence: Sequence[Evidence], question: str = "") -> Reading:
     """Find what the model said in the evidence, as the evidence's own words.
 
@@ -128,7 +137,10 @@ def locate(said: str, evidence: Sequence[Evidence], question: str = "") -> Readi
         return Reading(answer.lower(), list(evidence), said)
     chosen = bool(question) and is_choice(answer, question)
     if question and not chosen and restates(answer, question):
-        return Reading(None, [], said, restated=True)
+        fuller = fuller_name(answer, evidence, question)
+        if fuller is None:
+            return Reading(None, [], said, restated=True)
+        answer = fuller
     best: tuple[float, str, Evidence] | None = None
     holding = []
     # Sources write small numbers in words ("three sisters") where the model writes digits.
