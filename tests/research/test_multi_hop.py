@@ -161,9 +161,11 @@ async def test_an_answer_that_titles_a_page_is_quoted_from_that_page(tmp_path: P
     # Its own page, not the album of that name, by the sentence that says what it is.
     assert own is not None and own.url == university and own.number == 2
     assert own.text == "Texas Tech University is a public research university in Lubbock, Texas."
+    # Quoted even where the team's page explains every word of the question.
+    asked = "Which university did the 1974 Texas Tech Red Raiders football team represent?"
     found = Evidence(1, team, pages[team][0], pages[team][1], pages[team][1], relevance=0.7)
-    writer = AnswerWriter([found, own], question, max_sentences=4)
-    reading = locate("Texas Tech University", writer.evidence, question)
+    writer = AnswerWriter([found, own], asked, max_sentences=4)
+    reading = locate("Texas Tech University", writer.evidence, asked)
     writer.emit(Claim("Texas Tech University.", [(found, 1.0)]))
     quoted = [e.url for claim in writer.supporting_quotes(reading) for e, _ in claim.support]
     assert quoted == [team, university]
