@@ -4,7 +4,7 @@ A diagnostic for `base`/`core` on HotpotQA that needs no generation: the researc
 in-process as the server builds it, and the gold answer stands in for the model's reading,
 so a figure moves only with gathering, ranking and citing. For each question it records
 whether both supporting pages were read, were among the evidence the model would see, and
-were cited by the text answer written from that reading. It runs in about a second a
+were cited by the text answer written from that reading. It runs in about 1.5 s a
 question, so a change to gathering can be measured on a whole half, not on 20 questions.
 
 Run: `.venv/bin/python -m bench.hop_recall --home /tmp/bench_home [--part tune] [--start 0] [--count 100]`
@@ -17,7 +17,7 @@ import argparse
 import asyncio
 import collections
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ class GoldReader:
 
     name = "gold"
 
-    def __init__(self, count_tokens: Any) -> None:
+    def __init__(self, count_tokens: Callable[[str], int]) -> None:
         self.answer = ""
         self.count_tokens = count_tokens
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,18 +26,19 @@ from deepcite.research.writer import AnswerWriter, Claim
 from deepcite.search.local_index import LocalIndex
 
 
-async def indexed(path: Path, pages: dict[str, tuple[str, str]]) -> LocalIndex:
-    local = LocalIndex(path)
-    for url, (title, text) in pages.items():
-        await local.upsert(url, title, text, "test")
-    return local
+@contextlib.asynccontextmanager
+async def indexed(path: Path, pages: dict[str, tuple[str, str]]) -> AsyncIterator[LocalIndex]:
+    """A real index of `pages`, closed on leaving."""
+    async with LocalIndex(path) as local:
+        for url, (title, text) in pages.items():
+            await local.upsert(url, title, text, "test")
+        yield local
 
 
 @pytest.fixture
 async def index(tmp_path: Path) -> AsyncIterator[LocalIndex]:
-    local = await indexed(tmp_path / "index.sqlite3", PAGES)
-    yield local
-    local.close()
+    async with indexed(tmp_path / "index.sqlite3", PAGES) as local:
+        yield local
 
 
 async def gather(index: LocalIndex, embedder: SentenceEncoder, model: str, question: str = QUESTION) -> Findings:
@@ -128,11 +130,8 @@ async def test_base_follows_the_lead_when_only_an_unrelated_page_explains_the_re
                                     "Ravinder Ravi. It is best known for Gugu Gill's role."),
     }
     question = "Jamie Harris is best known for his role as The Hook-Handed Man in a movie directed by who?"
-    local = await indexed(tmp_path / "index.sqlite3", pages)
-    try:
+    async with indexed(tmp_path / "index.sqlite3", pages) as local:
         findings = await gather(local, embedder, "base", question)
-    finally:
-        local.close()
     assert "Wide Window" in findings.leads
     assert "https://w.example/The_Wide_Window" in {e.url for e in findings.evidence}
 
@@ -151,13 +150,10 @@ async def test_an_answer_that_titles_a_page_is_quoted_from_that_page(tmp_path: P
                                                             "University is a 1990 album by a band from Lubbock."),
     }
     question = "The 1974 Texas Tech Raiders football team represented what public research university?"
-    local = await indexed(tmp_path / "index.sqlite3", pages)
-    try:
+    async with indexed(tmp_path / "index.sqlite3", pages) as local:
         researcher = Researcher([local], embedder, lambda text: len(text) // 4)
         own = await researcher.page_about("Texas Tech University", question, pages[team][1], 2)
         assert await researcher.page_about("Vellport Academy", question, pages[team][1], 2) is None
-    finally:
-        local.close()
     # Its own page, not the album of that name, by the sentence that says what it is.
     assert own is not None and own.url == university and own.number == 2
     assert own.text == "Texas Tech University is a public research university in Lubbock, Texas."

@@ -322,18 +322,22 @@ def test_a_name_shortened_to_the_question_words_is_read_as_the_sources_name_it()
     assert locate("Lubbock", found, question).restated  # no name of the sources begins with it
 
 
-@pytest.mark.parametrize("question, answer", [
-    ("Who was born first, Erika Jayne or Marco Da Silva", "Erika Jayne"),
-    ("Temagami-Lorrain Mine and Burwash Mine were both mines; which one yielded a bulk sample?", "Burwash Mine"),
-    ("In between The Bears and I and Oceans which was released in 1974?", "The Bears and I"),
+@pytest.mark.parametrize("question, not_asking_which, answer", [
+    ("Who was born first, Erika Jayne or Marco Da Silva", "When was Erika Jayne or Marco Da Silva born",
+     "Erika Jayne"),
+    ("Temagami-Lorrain Mine and Burwash Mine were both mines; which one yielded a bulk sample?",
+     "Temagami-Lorrain Mine and Burwash Mine were both mines; did it yield a bulk sample?", "Burwash Mine"),
+    ("In between The Bears and I and Oceans which was released in 1974?",
+     "In between The Bears and I and Oceans, one was released in 1974?", "The Bears and I"),
 ])
-def test_a_name_the_question_joins_to_another_is_a_choice_when_it_asks_which(question: str, answer: str) -> None:
+def test_a_name_the_question_joins_to_another_is_a_choice_when_it_asks_which(
+    question: str, not_asking_which: str, answer: str
+) -> None:
     page = [Evidence(1, "https://w.example/a", answer, f"{answer} was first in 1935.", "", relevance=0.6)]
     read = locate(answer, page, question).answer
     assert read is not None and read in answer  # the source's words: "Bears and I"
     # Without "which" or "who", a joined name is only the question's words.
-    assert locate(answer, page, question.replace("which one", "it").replace("Who", "When")
-                  .replace("which", "that")).restated
+    assert locate(answer, page, not_asking_which).restated
 
 
 def test_a_chosen_name_is_read_from_its_own_page_before_its_namesakes() -> None:

@@ -225,10 +225,11 @@ def evidence_relevance(question: str, evidence: list[Evidence]) -> float:
     """How closely the evidence is about the question: the encoder's best cosine, or clearly
     related when it holds the page of each choice the question offers. "Who was born first,
     Am Rong or Ava DuVernay?" is unlike any page's words, yet both its pages were read."""
+    best = max((e.relevance for e in evidence), default=0.0)
     offered = options_offered(question) or ()
     if offered and all(any(names_title(name, e.title) for e in evidence) for name in offered):
-        return max(CLEARLY_RELATED, *(e.relevance for e in evidence))
-    return max((e.relevance for e in evidence), default=0.0)
+        return max(best, CLEARLY_RELATED)
+    return best
 
 
 def is_bridge(answer: str, leads: list[str], evidence: list[Evidence]) -> bool:

@@ -77,11 +77,12 @@ class AnswerWriter:
     def supporting_quotes(self, reading: Reading) -> list[Claim]:
         """Verbatim sentences that state the answer, then those linking it to the question.
 
-        The first comes from the source that holds the answer; then the linked pages (see
-        `_linked_quotes`). When the quoted text still leaves words of the question unexplained
-        (a bridge entity, the other side of a comparison), a source on another page that is
-        linked to it — it names the answer's page, the answer's page names it, or the question
-        names it — and explains most of them follows.
+        The first comes from the source that holds the answer; then the answer's own page
+        (see `_own_page_quote`) and the linked pages (see `_linked_quotes`). When the quoted
+        text still leaves words of the question unexplained (a bridge entity, the other side of
+        a comparison), a source on another page that is linked to it — it names the answer's
+        page, the answer's page names it, or the question names it — and explains most of them
+        follows.
         """
         quotes: list[Claim] = []
         said = " ".join(c.text for c in self.claims)
@@ -91,7 +92,7 @@ class AnswerWriter:
             sentence = self._best_sentence(anchor, reading.answer if not reading.yes_no else None)
             if sentence and sentence not in said:
                 quotes.append(Claim(sentence, [(anchor, 1.0)], extractive=True))
-            if not reading.yes_no:
+            if reading.answer is not None and not reading.yes_no:
                 quotes += self._own_page_quote(anchor, reading.answer, quotes)
             quotes += self._linked_quotes(anchor, quotes)
         # What the sources quoted explain: the model's sentence may echo the question without proof.
@@ -118,11 +119,11 @@ class AnswerWriter:
         question = set(content_words(self.question))
         return " ".join(max(stating, key=lambda s: len(question & set(content_words(s))), default="").split())
 
-    def _own_page_quote(self, anchor: Evidence, answer: str | None, quotes: list[Claim]) -> list[Claim]:
+    def _own_page_quote(self, anchor: Evidence, answer: str, quotes: list[Claim]) -> list[Claim]:
         """The answer's own page, where the answer is a page ("Texas Tech University" for "what
         university did the 1974 team represent?"): its sentence that says what the answer is."""
         cited = {e.url for c in [*self.claims, *quotes] for e in c.cited}
-        own = next((e for e in self.evidence if answer and title_names(e.title, answer) and e.url not in cited), None)
+        own = next((e for e in self.evidence if title_names(e.title, answer) and e.url not in cited), None)
         if own is None or own.url == anchor.url or len(self.claims) + len(quotes) >= self.max_sentences:
             return []
         sentence = self._naming_sentence(own, own.title)
