@@ -73,6 +73,28 @@ def test_a_text_links_to_a_disambiguated_page_only_where_it_names_its_kind() -> 
     assert links_to(album, "Las Vegas") and links_to("the film Kiss and Tell", "Kiss and Tell (1945 film)")
 
 
+def test_a_text_names_a_disambiguated_kind_in_its_own_words() -> None:
+    # HotpotQA: the Apple Remote "was originally designed to interact with the Front Row media program".
+    remote = "The device was originally designed to interact with the Front Row media program."
+    assert links_to(remote, "Front Row (software)")
+    assert links_to("the 1944 movie Nevada", "Nevada (1944 film)")
+    assert not links_to("the Front Row media program", "Front Row (band)")
+
+
+def test_a_possessive_names_its_owner() -> None:
+    balk = "He served as secretary of New York Governor Nelson Rockefeller's Committee on the Employment."
+    assert links_to(balk, "Nelson Rockefeller")
+    assert title_names("Macy's", "Macy’s")  # curly and straight apostrophes are read alike
+
+
+def test_a_monarch_s_page_is_named_by_the_regnal_name() -> None:
+    assert title_names("Henry III of France", "Henry III")
+    assert names_title("He met Louis XIV at Versailles.", "Louis XIV of France")
+    # Only a name ending in a regnal number: a title that is "X of Y" otherwise is its own name.
+    assert not title_names("Bank of China Tower", "Bank")
+    assert not title_names("Battle of Adwa", "Battle")
+
+
 def test_a_place_title_is_named_by_its_name_where_the_text_also_names_its_qualifier() -> None:
     assert title_names("Summerlin, Nevada", "Summerlin")
     assert names_title("a school located in Summerlin, Clark County, Nevada", "Summerlin, Nevada")

@@ -14,6 +14,24 @@ import re
 from deepcite.research.text import content_words, normalize_name
 
 _PARENTHETICAL = re.compile(r"\s*\([^)]*\)\s*$")
+_POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")
+# A monarch's title: "Henry III of France" is the page a text means by "Henry III".
+_REGNAL = re.compile(r"^(.+?\s[IVXLC]+)\s+of\s+\S.*$")
+# Words a text uses for the kind a disambiguation names: the page "Front Row (software)"
+# is the one "the Front Row media program" means.
+_KIND_WORDS = {
+    "software": {"program", "programme", "application", "app"},
+    "film": {"movie"},
+    "band": {"group"},
+    "series": {"show", "programme", "sitcom"},
+    "novel": {"book"},
+    "magazine": {"journal", "periodical"},
+    "album": {"record"},
+    "song": {"single", "track"},
+    "company": {"firm", "corporation", "business"},
+    "footballer": {"football", "soccer"},
+    "musician": {"singer", "songwriter", "guitarist", "rapper", "composer"},
+}
 
 
 def title_names(title: str, entity: str) -> bool:
@@ -21,7 +39,13 @@ def title_names(title: str, entity: str) -> bool:
     is about "Kiss and Tell", "Summerlin, Nevada" about "Summerlin"): the link a hyperlink
     would have made."""
     bare, name = page_name(title), page_name(entity)
-    return bool(bare) and name in (bare, page_name(title.split(",")[0]))
+    return bool(bare) and name in (bare, page_name(title.split(",")[0]), _regnal_name(title))
+
+
+def _regnal_name(title: str) -> str:
+    """"henry iii" of "Henry III of France"; empty for any other title."""
+    found = _REGNAL.match(bare_title(title))
+    return page_name(found[1]) if found else ""
 
 
 def names_title(text: str, title: str) -> bool:
@@ -32,14 +56,19 @@ def names_title(text: str, title: str) -> bool:
     words, bare = f" {page_name(text)} ", page_name(title)
     if len(bare) > 2 and f" {bare} " in words:
         return True
+    regnal = _regnal_name(title)
+    if regnal and f" {regnal} " in words:
+        return True
     name, *qualifiers = (page_name(part) for part in title.split(","))
     return bool(qualifiers) and len(name) > 2 and f" {name} " in words and all(f" {q} " in words for q in qualifiers)
 
 
 def kind(title: str) -> set[str]:
-    """The words of a title's disambiguation: {"1944", "film"} of "Nevada (1944 film)"."""
+    """The words of a title's disambiguation, and the words a text uses for them: {"1944",
+    "film", "movie"} of "Nevada (1944 film)"."""
     found = _PARENTHETICAL.search(html.unescape(title))
-    return set(content_words(found.group())) if found else set()
+    words = set(content_words(found.group())) if found else set()
+    return words.union(*(_KIND_WORDS.get(word, set()) for word in words))
 
 
 def kind_named(title: str, text: str) -> bool:
@@ -65,5 +94,7 @@ def bare_title(title: str) -> str:
 @functools.lru_cache(maxsize=4096)
 def page_name(title: str) -> str:
     """A title without its disambiguation, as words: "Pasek & Paul" is "pasek and paul".
-    Titles taken from HTML may keep its escapes ("Will &amp; Grace"): they are read as text."""
-    return normalize_name(bare_title(title))
+    Titles taken from HTML may keep its escapes ("Will &amp; Grace"): they are read as text.
+    A possessive names its owner: "Governor Nelson Rockefeller's Committee" names "Nelson
+    Rockefeller"."""
+    return normalize_name(_POSSESSIVE.sub("", bare_title(title)))
