@@ -22,6 +22,10 @@ from deepcite.research.text import content_words, normalize_answer, normalize_na
 NOT_FOUND = "NOT FOUND"
 # Token F1 a run of evidence words needs to stand in for what the model wrote.
 MIN_SNAP_F1 = 0.6
+# A one-word answer is read as a longer form of it in the sources ("Armenia" as "Armenian")
+# when it starts that word, is this long and that word adds at most a few letters.
+MIN_FORM_CHARS = 5
+MAX_FORM_SUFFIX = 3
 YES_NO = ("yes", "no")
 _WORD = re.compile(r"[^\s\u2013\u2014-]+")  # words, as `normalize_name` reads them: "1989—was" is two
 _NUMBER_WORDS = {
@@ -152,7 +156,11 @@ def locate(said: str, evidence: Sequence[Evidence], question: str = "") -> Readi
         if span and (best is None or score > best[0]):
             best = (score, span, e)
     if best is None or best[0] < MIN_SNAP_F1:
-        return Reading(None, [], said)
+        form = longer_form(answer, evidence)
+        # Found as a whole word of the sources, the longer form is located like any answer.
+        if form is None:
+            return Reading(None, [], said)
+        return dataclasses.replace(locate(form, evidence, question), model_said=said)
     score, span, source = best
     sources = holding if score >= 1.0 else [source]
     if chosen:
@@ -160,6 +168,22 @@ def locate(said: str, evidence: Sequence[Evidence], question: str = "") -> Readi
         # ("Sigmund Freud", not "Sigmund Freud Prize").
         sources.sort(key=lambda e: not title_names(e.title, span))
     return Reading(span, sources, said)
+
+
+def longer_form(answer: str, evidence: Sequence[Evidence]) -> str | None:
+    """The sources' word that is a longer form of a one-word answer: "Armenian" where the
+    model said "Armenia" for "the shared country of ancestry of Art Laboe and Scout
+    Tufankjian", whose pages say "of Armenian descent"."""
+    said = normalize_name(answer)
+    if " " in said or len(said) < MIN_FORM_CHARS:
+        return None
+    for e in evidence:
+        for match in _WORD.finditer(e.text):
+            word = match.group().strip(_TRAILING)
+            form = normalize_name(word)
+            if form.startswith(said) and 0 < len(form) - len(said) <= MAX_FORM_SUFFIX:
+                return word
+    return None
 
 
 def closest_span(answer: str, text: str) -> tuple[str, float]:
