@@ -36,7 +36,7 @@ _GENERIC = frozenset({
 })
 _NAME = re.compile(r"(?<![\w'’])[A-Z][\w'’.-]*")
 # An ordinal is one word: "19th" is what the sources name, not "19".
-_NUMBER = re.compile(r"\d[\d,.]*(?:st|nd|rd|th)?\b")
+_NUMBER = re.compile(r"\d[\d,.]*(?:(?:st|nd|rd|th)\b)?")
 _MONTHS = frozenset({
     "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
     "november", "december",
