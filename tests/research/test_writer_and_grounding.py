@@ -70,6 +70,7 @@ def test_an_ordinal_is_checked_as_the_sources_write_it() -> None:
     found = [Evidence(1, "https://w.example/confederacy", "Tecumseh's Confederacy", confederacy, confederacy)]
     question = "In what century did the chief whose brother was Tenskwatawa become known?"
     assert key_terms("It formed in the 19th century.") == {"19th"}
+    assert key_terms("The trail is 5km long.") == {"5"}  # only an ordinal's letters join its number
     assert check_claim("Tecumseh's Confederacy began to form in the 19th century.", question, found).ok
 
 
