@@ -42,6 +42,7 @@ def title_names(title: str, entity: str) -> bool:
     return bool(bare) and name in (bare, page_name(title.split(",")[0]), _regnal_name(title))
 
 
+@functools.lru_cache(maxsize=4096)  # asked of every page title for every linking passage
 def _regnal_name(title: str) -> str:
     """"henry iii" of "Henry III of France"; empty for any other title."""
     found = _REGNAL.match(bare_title(title))
