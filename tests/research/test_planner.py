@@ -95,6 +95,14 @@ def test_a_monarch_s_page_is_named_by_the_regnal_name() -> None:
     assert not title_names("Battle of Adwa", "Battle")
 
 
+def test_a_football_club_s_page_is_named_by_the_club_s_name() -> None:
+    # HotpotQA tune: "Chris Williams last played for Salford City" (page "Salford City F.C.").
+    assert title_names("Salford City F.C.", "Salford City")
+    assert title_names("Queen's University Belfast A.F.C.", "Queen's University Belfast")
+    assert names_title("He last played for Salford City as a forward.", "Salford City F.C.")
+    assert not title_names("Salford City F.C.", "Salford")
+
+
 def test_a_place_title_is_named_by_its_name_where_the_text_also_names_its_qualifier() -> None:
     assert title_names("Summerlin, Nevada", "Summerlin")
     assert names_title("a school located in Summerlin, Clark County, Nevada", "Summerlin, Nevada")

@@ -7,8 +7,16 @@ import pytest
 from deepcite.llm.base import ChatMessage
 from deepcite.research.evidence import Evidence
 from deepcite.research.grounding import content_basis, json_basis, rate
-from deepcite.research.prompts import echoes_the_ask, not_an_answer
-from deepcite.research.reader import clean_model_answer, closest_span, in_evidence_words, locate, options_offered
+from deepcite.research.prompts import echoes_the_ask, not_a_number, not_an_answer
+from deepcite.research.reader import (
+    asks_for_number,
+    clean_model_answer,
+    closest_span,
+    in_evidence_words,
+    locate,
+    options_offered,
+    states_number,
+)
 from deepcite.research.verify import check_claim, key_terms, support_score
 from deepcite.research.writer import AnswerWriter, Claim, answer_as_sentence, model_sentence
 
@@ -312,6 +320,22 @@ def test_an_answer_that_repeats_the_question_or_the_ask_is_read_again() -> None:
     again = not_an_answer(read, "Oversteering.")
     assert again[:2] == read and again[2] == ChatMessage("assistant", "Oversteering")
     assert again[3].role == "user" and '"Oversteering"' in again[3].content
+
+
+def test_a_question_that_asks_for_a_number_is_read_again_when_the_answer_has_none() -> None:
+    # HotpotQA: the model named the retailer ("Spencer Gifts LLC") for "a mall retailer that
+    # has how many stores?".
+    stores = "in 1999, Spirit Halloween LLC was purchased by a mall retailer that has how many stores?"
+    assert asks_for_number(stores) and asks_for_number("In what year was the novel first published?")
+    assert asks_for_number("How far from Windsor is the studio?")
+    assert asks_for_number("When was the Western Germanic language spoken?")
+    assert not asks_for_number("Which retailer bought Spirit Halloween?")
+    assert not states_number("Spencer Gifts LLC")
+    assert states_number("over 600 stores") and states_number("three centuries") and states_number("1999")
+    read = [ChatMessage("system", "s"), ChatMessage("user", f"Sources: ...\n\nQuestion: {stores}")]
+    again = not_a_number(read, "Spencer Gifts LLC.")
+    assert again[:2] == read and again[2] == ChatMessage("assistant", "Spencer Gifts LLC")
+    assert again[3].role == "user" and "number" in again[3].content
 
 
 def test_a_name_of_its_own_made_of_the_question_words_apart_is_an_answer() -> None:

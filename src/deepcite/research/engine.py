@@ -17,6 +17,7 @@ from deepcite.errors import ModelNotFoundError, StructuredOutputError
 from deepcite.llm.base import ChatMessage, ChatModel, GenerationOptions
 from deepcite.llm.structured import coerce_to_schema, complete_json
 from deepcite.research.basis import FieldBasis
+from deepcite.research.compare import by_date
 from deepcite.research.conversation import Conversation, read_conversation
 from deepcite.research.events import Basis, Done, Progress, ResearchEvent, TextDelta
 from deepcite.research.evidence import Evidence
@@ -30,6 +31,7 @@ from deepcite.research.prompts import (
     echoes_the_ask,
     json_messages,
     next_search_messages,
+    not_a_number,
     not_an_answer,
     not_the_bridge,
     read_answer_messages,
@@ -39,10 +41,12 @@ from deepcite.research.reader import (
     NOT_FOUND,
     YES_NO,
     Reading,
+    asks_for_number,
     clean_model_answer,
     in_evidence_words,
     locate,
     options_offered,
+    states_number,
 )
 from deepcite.research.request import ResearchRequest
 from deepcite.research.text import normalize_answer
@@ -109,20 +113,36 @@ class ResearchEngine:
         relevance = evidence_relevance(question, evidence)
         if relevance >= UNRELATED_BELOW:
             read = read_answer_messages(conversation, evidence, may_decline=relevance < CLEARLY_RELATED)
-            said = await self._complete(read, READ_TOKENS, usage)
-            reading = locate(said, evidence, question)
-            if reading.answer is None and (reading.restated or echoes_the_ask(said)):
-                yield Progress("verify", f"{clean_model_answer(said)!r} does not answer the question; reading again")
-                read = not_an_answer(read, said)
+            compared = by_date(question, evidence)
+            dated = locate(compared[0], evidence, question) if compared is not None else None
+            if compared is not None and dated is not None and dated.answer is not None:
+                # Which of two years is earlier is arithmetic, not the model's call.
+                said, sources = compared
+                yield Progress("verify", f"the years the sources give for each choice answer: {said}")
+                reading = dataclasses.replace(dated, sources=sources)
+            else:
                 said = await self._complete(read, READ_TOKENS, usage)
                 reading = locate(said, evidence, question)
-            if reading.answer is not None and is_bridge(reading.answer, leads, evidence):
-                # A small model answers the first hop ("who founded it?") when asked the second
-                # ("where was its founder born?"): the bridge it led to is not the answer.
-                yield Progress("verify", f"{reading.answer} is the link, not the answer; reading again")
-                read = not_the_bridge(read, reading.answer)
-                said = await self._complete(read, READ_TOKENS, usage)
-                reading = locate(said, evidence, question)
+                if reading.answer is None and (reading.restated or echoes_the_ask(said)):
+                    yield Progress("verify", f"{clean_model_answer(said)!r} does not answer the question; reading again")
+                    read = not_an_answer(read, said)
+                    said = await self._complete(read, READ_TOKENS, usage)
+                    reading = locate(said, evidence, question)
+                if reading.answer is not None and asks_for_number(question) and not states_number(reading.answer):
+                    yield Progress("verify", f"{reading.answer} is not the number the question asks for; reading again")
+                    recount = not_a_number(read, said)
+                    said_again = await self._complete(recount, READ_TOKENS, usage)
+                    counted = locate(said_again, evidence, question)
+                    # Kept only when it is a number: else the first reading stands.
+                    if counted.answer is not None and states_number(counted.answer):
+                        read, said, reading = recount, said_again, counted
+                if reading.answer is not None and is_bridge(reading.answer, leads, evidence):
+                    # A small model answers the first hop ("who founded it?") when asked the second
+                    # ("where was its founder born?"): the bridge it led to is not the answer.
+                    yield Progress("verify", f"{reading.answer} is the link, not the answer; reading again")
+                    read = not_the_bridge(read, reading.answer)
+                    said = await self._complete(read, READ_TOKENS, usage)
+                    reading = locate(said, evidence, question)
         if reading is None or reading.answer is None:
             if reading is not None:
                 yield Progress("verify", f"no answer in the sources (the model said: {reading.model_said.strip()[:80]!r})")
@@ -177,7 +197,9 @@ class ResearchEngine:
         evidence: list[Evidence],
         schema: dict[str, Any],
     ) -> AsyncIterator[ResearchEvent]:
-        messages = json_messages(conversation, evidence, schema)
+        # A choice by date is told to the model: which year is earlier is not its call.
+        compared = by_date(conversation.question, evidence)
+        messages = json_messages(conversation, evidence, schema, compared[0] if compared is not None else None)
         value: Any = {}
         if evidence_relevance(conversation.question, evidence) >= UNRELATED_BELOW:
             try:

@@ -17,6 +17,9 @@ _PARENTHETICAL = re.compile(r"\s*\([^)]*\)\s*$")
 _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")
 # A monarch's title: "Henry III of France" is the page a text means by "Henry III".
 _REGNAL = re.compile(r"^(.+?\s[IVXLC]+)\s+of\s+\S.*$")
+# A football club's title ends in its initials: "Salford City F.C." is the page a text means
+# by "Salford City".
+_CLUB = re.compile(r"^(.+?)\s+(?:[A-Z]\.)*F\.C\.$")
 # Words a text uses for the kind a disambiguation names: the page "Front Row (software)"
 # is the one "the Front Row media program" means.
 _KIND_WORDS = {
@@ -39,13 +42,14 @@ def title_names(title: str, entity: str) -> bool:
     is about "Kiss and Tell", "Summerlin, Nevada" about "Summerlin"): the link a hyperlink
     would have made."""
     bare, name = page_name(title), page_name(entity)
-    return bool(bare) and name in (bare, page_name(title.split(",")[0]), _regnal_name(title))
+    return bool(bare) and name in (bare, page_name(title.split(",")[0]), _short_name(title))
 
 
 @functools.lru_cache(maxsize=4096)  # asked of every page title for every linking passage
-def _regnal_name(title: str) -> str:
-    """"henry iii" of "Henry III of France"; empty for any other title."""
-    found = _REGNAL.match(bare_title(title))
+def _short_name(title: str) -> str:
+    """The name a text uses for a title it does not write out: "henry iii" of "Henry III of
+    France", "salford city" of "Salford City F.C."; empty for any other title."""
+    found = _REGNAL.match(bare_title(title)) or _CLUB.match(bare_title(title))
     return page_name(found[1]) if found else ""
 
 
@@ -57,8 +61,8 @@ def names_title(text: str, title: str) -> bool:
     words, bare = f" {page_name(text)} ", page_name(title)
     if len(bare) > 2 and f" {bare} " in words:
         return True
-    regnal = _regnal_name(title)
-    if regnal and f" {regnal} " in words:
+    short = _short_name(title)
+    if short and f" {short} " in words:
         return True
     name, *qualifiers = (page_name(part) for part in title.split(","))
     return bool(qualifiers) and len(name) > 2 and f" {name} " in words and all(f" {q} " in words for q in qualifiers)

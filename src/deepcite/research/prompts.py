@@ -35,6 +35,7 @@ _YES_NO_OPENERS = ("is", "are", "was", "were", "do", "does", "did", "can", "coul
 MAY_DECLINE = f" Reply {NOT_FOUND} if no source is about the subject of the question."
 
 NOT_AN_ANSWER = 'Not "{}": reply with the few words of the sources that answer the question.'
+NOT_A_NUMBER = 'Not "{}": the question asks for a number or a date. Reply with the one the sources give.'
 
 SAY_IN_A_SENTENCE = (
     "Now write one short sentence that begins with this answer and says what it answers, "
@@ -46,6 +47,8 @@ FILL_JSON = (
     "phrase or a number; a yes-or-no question is answered yes or no (true or false where the "
     "schema asks for a boolean). Leave a string empty when the sources do not say."
 )
+
+THE_ANSWER_IS = "The sources answer the question: {}"
 
 NEXT_SEARCH = (
     "The sources may not be enough. Name the one person, place, work or thing the sources "
@@ -111,6 +114,13 @@ def not_an_answer(read: list[ChatMessage], said: str) -> list[ChatMessage]:
     return [*read, ChatMessage("assistant", said), ChatMessage("user", NOT_AN_ANSWER.format(said))]
 
 
+def not_a_number(read: list[ChatMessage], said: str) -> list[ChatMessage]:
+    """The reading step continued after an answer without a number to a question that asks
+    for one ("Spencer Gifts LLC" for "a retailer that has how many stores?")."""
+    said = clean_model_answer(said)
+    return [*read, ChatMessage("assistant", said), ChatMessage("user", NOT_A_NUMBER.format(said))]
+
+
 def not_the_bridge(read: list[ChatMessage], bridge: str) -> list[ChatMessage]:
     """The reading step again, told that `bridge` only leads to the answer."""
     return with_step(read, f"{bridge} is not the answer: the question asks for something the sources say about it.")
@@ -121,9 +131,15 @@ def sentence_messages(read: list[ChatMessage], model_said: str) -> list[ChatMess
     return [*read, ChatMessage("assistant", model_said.strip()), ChatMessage("user", SAY_IN_A_SENTENCE)]
 
 
-def json_messages(conversation: Conversation, evidence: list[Evidence], schema: dict[str, Any]) -> list[ChatMessage]:
+def json_messages(
+    conversation: Conversation, evidence: list[Evidence], schema: dict[str, Any], answer: str | None = None
+) -> list[ChatMessage]:
+    """The JSON step; `answer`: the answer already found in the sources without the model, if any."""
     schema_text = json.dumps(schema, separators=(",", ":"))
-    return with_step(sources_turns(conversation, evidence), f"JSON schema of the answer: {schema_text}\n{FILL_JSON}")
+    step = f"JSON schema of the answer: {schema_text}\n{FILL_JSON}"
+    if answer is not None:
+        step += f"\n{THE_ANSWER_IS.format(answer)}"
+    return with_step(sources_turns(conversation, evidence), step)
 
 
 def next_search_messages(conversation: Conversation, evidence: list[Evidence]) -> list[ChatMessage]:

@@ -35,6 +35,12 @@ _NUMBER_WORDS = {
         "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
     ))
 }
+# Questions whose answer is a quantity or a date: an answer without a number does not answer them.
+_ASKS_NUMBER = re.compile(
+    r"\bhow (?:many|much|old|far|long|tall|high|large|big)\b|\b(?:what|which) (?:year|percentage)\b"
+    r"|^when\b|\bwhen (?:was|were|did|is|does|do)\b",
+    re.I,
+)
 _TRAILING = " .,;:!?\"'“”‘’()[]"
 # Two names first, then a question about "these" / "the two": the choices come before the ask.
 _NAME = r"[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*"
@@ -70,6 +76,17 @@ class Reading:
     @property
     def yes_no(self) -> bool:
         return self.answer is not None and self.answer.lower() in YES_NO
+
+
+def asks_for_number(question: str) -> bool:
+    """Whether the question asks how many, how far, what year, when...: its answer holds a number."""
+    return bool(_ASKS_NUMBER.search(question))
+
+
+def states_number(answer: str) -> bool:
+    """Whether `answer` holds a number, in digits or in words ("three centuries")."""
+    words = set(normalize_answer(answer).split())
+    return any(ch.isdigit() for ch in answer) or bool(words & {*_NUMBER_WORDS.values(), "hundred", "thousand", "million"})
 
 
 def clean_model_answer(text: str) -> str:

@@ -1,0 +1,35 @@
+"""A choice between two things by date is made from the years their pages give."""
+
+from __future__ import annotations
+
+from deepcite.research.compare import by_date
+from deepcite.research.evidence import Evidence
+
+
+def page(number: int, title: str, text: str) -> Evidence:
+    return Evidence(number, f"https://w.example/{title.replace(' ', '_')}", title, text, text)
+
+
+TAYGAN = page(1, "Ferdi Taygan", "Ferdi Taygan (born December 5, 1956), is a former professional tennis player.")
+BHUPATHI = page(2, "Mahesh Bhupathi", "Mahesh Shrinivas Bhupathi (born 7 June 1974) is an Indian tennis player.")
+KOYAANISQATSI = page(3, "Koyaanisqatsi", "Koyaanisqatsi is a 1982 American experimental film directed by Godfrey Reggio.")
+BALLROOM = page(4, "Mad Hot Ballroom", "Mad Hot Ballroom is a 2005 American documentary film directed by Marilyn Agrelo.")
+
+
+def test_the_earlier_or_later_year_chooses_and_both_pages_back_it() -> None:
+    assert by_date("Who is older, Ferdi Taygan or Mahesh Bhupathi?", [BHUPATHI, TAYGAN]) == (
+        "Ferdi Taygan", [TAYGAN, BHUPATHI]
+    )
+    assert by_date("Who was born first, Mahesh Bhupathi or Ferdi Taygan?", [TAYGAN, BHUPATHI])[0] == "Ferdi Taygan"
+    recent = "Which film was created more recently, Koyaanisqatsi or Mad Hot Ballroom?"
+    assert by_date(recent, [KOYAANISQATSI, BALLROOM]) == ("Mad Hot Ballroom", [BALLROOM, KOYAANISQATSI])
+
+
+def test_the_model_reads_when_the_question_or_the_evidence_cannot_decide() -> None:
+    pages = [TAYGAN, BHUPATHI]
+    assert by_date("Who is older, Ferdi Taygan or Pete Sampras?", pages) is None  # no page for one choice
+    assert by_date("Who died first, Ferdi Taygan or Mahesh Bhupathi?", pages) is None  # not the page's first year
+    assert by_date("Who won more titles, Ferdi Taygan or Mahesh Bhupathi?", pages) is None  # not a date
+    assert by_date("Who was the first tennis player to win, Ferdi Taygan or Mahesh Bhupathi?", pages) is None
+    same_year = page(5, "Mahesh Bhupathi", "Mahesh Bhupathi (born 1956) is an Indian tennis player.")
+    assert by_date("Who is older, Ferdi Taygan or Mahesh Bhupathi?", [TAYGAN, same_year]) is None
