@@ -32,17 +32,12 @@ def by_date(question: str, evidence: Sequence[Evidence]) -> tuple[str, list[Evid
     earlier, later = bool(_EARLIER.search(question)), bool(_LATER.search(question))
     if options is None or earlier == later or _OTHER_DATES.search(question):
         return None
-    dated = [_year(option, evidence) for option in options]
-    if any(d is None for d in dated):
+    first, second = (_year(option, evidence) for option in options)
+    if first is None or second is None or first[0] == second[0]:
         return None
-    (first_year, first_page), (second_year, second_page) = dated  # type: ignore[misc]
-    if first_year == second_year:
-        return None
-    pick_first = (first_year < second_year) == earlier
-    chosen, other = (options[0], first_page), (options[1], second_page)
-    if not pick_first:
-        chosen, other = other, chosen
-    return chosen[0], [chosen[1], other[1]]
+    if (first[0] < second[0]) == earlier:
+        return options[0], [first[1], second[1]]
+    return options[1], [second[1], first[1]]
 
 
 def _year(option: str, evidence: Sequence[Evidence]) -> tuple[int, Evidence] | None:

@@ -110,15 +110,19 @@ def not_an_answer(read: list[ChatMessage], said: str) -> list[ChatMessage]:
     """The reading step continued after an answer that only repeats the question or the ask:
     told so, the model names what the sources say (on HotpotQA tune questions: "drifting"
     after "oversteering" for "D1NZ is a series based on what oversteering technique?")."""
-    said = clean_model_answer(said)
-    return [*read, ChatMessage("assistant", said), ChatMessage("user", NOT_AN_ANSWER.format(said))]
+    return _told_why_not(read, said, NOT_AN_ANSWER)
 
 
 def not_a_number(read: list[ChatMessage], said: str) -> list[ChatMessage]:
     """The reading step continued after an answer without a number to a question that asks
     for one ("Spencer Gifts LLC" for "a retailer that has how many stores?")."""
+    return _told_why_not(read, said, NOT_A_NUMBER)
+
+
+def _told_why_not(read: list[ChatMessage], said: str, why_not: str) -> list[ChatMessage]:
+    """The reading conversation continued: what the model said, then why it is not the answer."""
     said = clean_model_answer(said)
-    return [*read, ChatMessage("assistant", said), ChatMessage("user", NOT_A_NUMBER.format(said))]
+    return [*read, ChatMessage("assistant", said), ChatMessage("user", why_not.format(said))]
 
 
 def not_the_bridge(read: list[ChatMessage], bridge: str) -> list[ChatMessage]:
