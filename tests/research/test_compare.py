@@ -49,7 +49,7 @@ async def test_base_answers_a_date_choice_from_the_years_and_cites_both_pages(
     tmp_path: Path, embedder: SentenceEncoder
 ) -> None:
     # HotpotQA tune: the model read "Robert Z. Leonard" (born 1889) as the younger of him and
-    # Sinclair Hill (born 1894); 7 of 14 such choices read by the model were right.
+    # Sinclair Hill (born 1894).
     pages = {
         "https://w.example/Leonard": ("Robert Z. Leonard", "Robert Zigler Leonard (October 7, 1889 – August 27, "
                                       "1968) was an American film director, actor, producer and screenwriter."),

@@ -1,8 +1,8 @@
 """Answer a question that compares two things by date, from the years their pages give.
 
-"Who was born first, A or B?", "Which film came out more recently, A or B?": the small
-model picks the wrong one of the two about half the time (HotpotQA tune, 14 such
-choices read by the model: 7 right). Each choice's own page gives its year ("(born
+"Who was born first, A or B?", "Which film came out more recently, A or B?": on the 16
+HotpotQA tune questions of this form, the small model's first sentence named the right
+one 11 times; compared years, 15. Each choice's own page gives its year ("(born
 5 December 1956)", "is a 1982 American film"); which year is earlier is arithmetic,
 done here rather than by the model. When either year is missing, or they are the same,
 the model reads as usual.
@@ -10,12 +10,13 @@ the model reads as usual.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 
 from deepcite.research.evidence import Evidence
 from deepcite.research.links import title_names
-from deepcite.research.reader import options_offered
+from deepcite.research.reader import Reading, locate, options_offered
 
 # "first" as in "which came out first", not "the first Russian composer".
 _EARLIER = re.compile(r"\b(?:older|oldest|earlier|earliest|(?<!the )first)\b", re.I)
@@ -38,6 +39,17 @@ def by_date(question: str, evidence: Sequence[Evidence]) -> tuple[str, list[Evid
     if (first[0] < second[0]) == earlier:
         return options[0], [first[1], second[1]]
     return options[1], [second[1], first[1]]
+
+
+def read_by_date(question: str, evidence: Sequence[Evidence]) -> Reading | None:
+    """The choice by date as a reading in the evidence's words, backed by both dated pages;
+    None when `by_date` cannot choose or the choice is not found in the evidence."""
+    compared = by_date(question, evidence)
+    if compared is None:
+        return None
+    chosen, sources = compared
+    located = locate(chosen, evidence, question)
+    return dataclasses.replace(located, sources=sources) if located.answer is not None else None
 
 
 def _year(option: str, evidence: Sequence[Evidence]) -> tuple[int, Evidence] | None:

@@ -17,7 +17,7 @@ from deepcite.errors import ModelNotFoundError, StructuredOutputError
 from deepcite.llm.base import ChatMessage, ChatModel, GenerationOptions
 from deepcite.llm.structured import coerce_to_schema, complete_json
 from deepcite.research.basis import FieldBasis
-from deepcite.research.compare import by_date
+from deepcite.research.compare import by_date, read_by_date
 from deepcite.research.conversation import Conversation, read_conversation
 from deepcite.research.events import Basis, Done, Progress, ResearchEvent, TextDelta
 from deepcite.research.evidence import Evidence
@@ -113,13 +113,11 @@ class ResearchEngine:
         relevance = evidence_relevance(question, evidence)
         if relevance >= UNRELATED_BELOW:
             read = read_answer_messages(conversation, evidence, may_decline=relevance < CLEARLY_RELATED)
-            compared = by_date(question, evidence)
-            dated = locate(compared[0], evidence, question) if compared is not None else None
-            if compared is not None and dated is not None and dated.answer is not None:
-                # Which of two years is earlier is arithmetic, not the model's call.
-                said, sources = compared
+            # Which of two years is earlier is arithmetic, not the model's call.
+            reading = read_by_date(question, evidence)
+            if reading is not None:
+                said = reading.model_said
                 yield Progress("verify", f"the years the sources give for each choice answer: {said}")
-                reading = dataclasses.replace(dated, sources=sources)
             else:
                 said = await self._complete(read, READ_TOKENS, usage)
                 reading = locate(said, evidence, question)

@@ -49,7 +49,8 @@ def title_names(title: str, entity: str) -> bool:
 def _short_name(title: str) -> str:
     """The name a text uses for a title it does not write out: "henry iii" of "Henry III of
     France", "salford city" of "Salford City F.C."; empty for any other title."""
-    found = _REGNAL.match(bare_title(title)) or _CLUB.match(bare_title(title))
+    bare = bare_title(title)
+    found = _REGNAL.match(bare) or _CLUB.match(bare)
     return page_name(found[1]) if found else ""
 
 

@@ -35,6 +35,7 @@ _NUMBER_WORDS = {
         "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
     ))
 }
+_NUMBER_NAMES = frozenset({*_NUMBER_WORDS.values(), "hundred", "thousand", "million"})
 # Questions whose answer is a quantity or a date: an answer without a number does not answer them.
 _ASKS_NUMBER = re.compile(
     r"\bhow (?:many|much|old|far|long|tall|high|large|big)\b|\b(?:what|which) (?:year|percentage)\b"
@@ -85,8 +86,7 @@ def asks_for_number(question: str) -> bool:
 
 def states_number(answer: str) -> bool:
     """Whether `answer` holds a number, in digits or in words ("three centuries")."""
-    words = set(normalize_answer(answer).split())
-    return any(ch.isdigit() for ch in answer) or bool(words & {*_NUMBER_WORDS.values(), "hundred", "thousand", "million"})
+    return any(ch.isdigit() for ch in answer) or not _NUMBER_NAMES.isdisjoint(normalize_answer(answer).split())
 
 
 def clean_model_answer(text: str) -> str:
