@@ -1,4 +1,4 @@
-"""A choice between two things by date is made from the years their pages give."""
+"""A choice between two things by date or by count is made from the figures their pages give."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from deepcite.llm.base import ChatMessage
 from deepcite.llm.embedded import EmbeddedModel
 from deepcite.llm.encoder import SentenceEncoder
-from deepcite.research.compare import by_date
+from deepcite.research.compare import by_count, by_date, read_compared
 from deepcite.research.engine import ResearchEngine
 from deepcite.research.events import Basis, Progress
 from deepcite.research.evidence import Evidence
@@ -38,11 +38,55 @@ def test_the_earlier_or_later_year_chooses_and_both_pages_back_it() -> None:
 def test_the_model_reads_when_the_question_or_the_evidence_cannot_decide() -> None:
     pages = [TAYGAN, BHUPATHI]
     assert by_date("Who is older, Ferdi Taygan or Pete Sampras?", pages) is None  # no page for one choice
-    assert by_date("Who died first, Ferdi Taygan or Mahesh Bhupathi?", pages) is None  # not the page's first year
+    assert by_date("Who died first, Ferdi Taygan or Mahesh Bhupathi?", pages) is None  # both alive
     assert by_date("Who won more titles, Ferdi Taygan or Mahesh Bhupathi?", pages) is None  # not a date
     assert by_date("Who was the first tennis player to win, Ferdi Taygan or Mahesh Bhupathi?", pages) is None
     same_year = page(5, "Mahesh Bhupathi", "Mahesh Bhupathi (born 1956) is an Indian tennis player.")
     assert by_date("Who is older, Ferdi Taygan or Mahesh Bhupathi?", [TAYGAN, same_year]) is None
+
+
+def test_a_choice_the_sources_spell_otherwise_is_answered_in_the_question_s_spelling() -> None:
+    haq = page(15, "Mahbub ul Haq", "Mahbub ul Haq (22 February 1934 – 16 July 1998) was a Pakistani economist.")
+    arabi = page(16, "Ibn Arabi", "Muḥammad ibn ʿAlī ibnʿArabī (1165–1240) was an Andalusian Sufi mystic.")
+    # No comma after the ask either: "born first Mahbub ul Haq" is not a choice.
+    reading = read_compared("Who was born first Mahbub ul Haq or Ibn Arabi?", [haq, arabi])
+    assert reading is not None and reading.answer == "Ibn Arabi" and reading.sources == [arabi, haq]
+
+
+def test_who_died_first_compares_the_year_after_the_dash() -> None:
+    archainbaud = page(6, "George Archainbaud", "George Archainbaud (May 7, 1890 – February 20, 1959) was a director.")
+    murphy = page(7, "Ralph Murphy", "Ralph Murphy (May 1, 1895 – February 10, 1967) was an American film director.")
+    assert by_date("Who died first, Ralph Murphy or George Archainbaud?", [murphy, archainbaud]) == (
+        "George Archainbaud", [archainbaud, murphy]
+    )
+    # Born first is the other year.
+    born = by_date("Who was born first, Ralph Murphy or George Archainbaud?", [murphy, archainbaud])
+    assert born is not None and born[0] == "George Archainbaud"
+
+
+def test_more_of_a_thing_compares_the_numbers_each_page_gives_of_it() -> None:
+    # HotpotQA: the model chose by the name, not the count.
+    aichryson = page(8, "Aichryson", "Aichryson is a genus of about 15 species of succulent plants.")
+    polypodium = page(9, "Polypodium", "Polypodium is a genus of 75–100 species of true ferns.")
+    xanthoceras = page(10, "Xanthoceras", "Xanthoceras sorbifolium is the only species in the genus Xanthoceras.")
+    assert by_count("Which has more species, Aichryson or Polypodium?", [aichryson, polypodium]) == (
+        "Polypodium", [polypodium, aichryson]
+    )
+    fewer = by_count("Which genus has fewer species, Aichryson or Xanthoceras?", [aichryson, xanthoceras])
+    assert fewer is not None and fewer[0] == "Xanthoceras"
+    # No comma: what is counted ends where the choices begin. A year before the count is no count.
+    red = page(11, "Candlelight Red", "Candlelight Red is a band. In 2011 two studio albums followed.")
+    city = page(12, "Motion City Soundtrack", "The group toured and released six studio albums.")
+    albums = by_count("Who has released more studio albums Candlelight Red or Motion City Soundtrack?", [red, city])
+    assert albums is not None and albums[0] == "Motion City Soundtrack"
+
+
+def test_a_count_the_pages_do_not_give_is_left_to_the_model() -> None:
+    futureheads = page(13, "The Futureheads", "The Futureheads are an English post-punk band from Sunderland.")
+    marcy = page(14, "Marcy Playground", "Marcy Playground is a rock band consisting of three members.")
+    assert by_count("Which band has more members, The Futureheads or Marcy Playground?", [futureheads, marcy]) is None
+    assert by_count("Which magazine is published more often, Marcy Playground or The Futureheads?", [marcy]) is None
+    assert by_count("Who was a more acclaimed guitarist, Marcy Playground or The Futureheads?", [marcy]) is None
 
 
 async def test_base_answers_a_date_choice_from_the_years_and_cites_both_pages(
@@ -65,7 +109,7 @@ async def test_base_answers_a_date_choice_from_the_years_and_cites_both_pages(
         engine = ResearchEngine(Researcher([local], embedder, model.count_tokens), model)
         events = [e async for e in engine.run(ResearchRequest("base", [ChatMessage("user", question)]))]
     await model.aclose()
-    assert any(isinstance(e, Progress) and "years" in e.message for e in events)
+    assert any(isinstance(e, Progress) and "years or counts" in e.message for e in events)
     basis = next(e for e in events if isinstance(e, Basis))
     first = basis.content.split(". ")[0]
     assert "Sinclair Hill" in first and not first.startswith("Robert")

@@ -305,6 +305,10 @@ def test_an_answer_of_only_the_question_words_is_none_unless_it_is_a_choice_offe
     assert options_offered("Which NFL team won Super Bowl 50, or was it a tie?") is None
     battles = "Which of these battles occurred earlier--the Battle of Peleliu or the Battle of Belleau Wood?"
     assert options_offered(battles) == ("the Battle of Peleliu", "the Battle of Belleau Wood")
+    # No comma after the ask: the first choice begins at its name, not at the ask's words.
+    assert options_offered("Who was born first Mahbub ul Haq or Ibn Arabi?") == ("Mahbub ul Haq", "Ibn Arabi")
+    larger = options_offered("which is larger Asante Traditional Buildings or Gulangyu?")
+    assert larger is not None and larger[0] == "Asante Traditional Buildings"
 
 
 def test_an_answer_that_repeats_the_question_or_the_ask_is_read_again() -> None:

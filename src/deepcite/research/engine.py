@@ -17,7 +17,7 @@ from deepcite.errors import ModelNotFoundError, StructuredOutputError
 from deepcite.llm.base import ChatMessage, ChatModel, GenerationOptions
 from deepcite.llm.structured import coerce_to_schema, complete_json
 from deepcite.research.basis import FieldBasis
-from deepcite.research.compare import by_date, read_by_date
+from deepcite.research.compare import read_compared
 from deepcite.research.conversation import Conversation, read_conversation
 from deepcite.research.events import Basis, Done, Progress, ResearchEvent, TextDelta
 from deepcite.research.evidence import Evidence
@@ -36,6 +36,7 @@ from deepcite.research.prompts import (
     not_the_bridge,
     read_answer_messages,
     sentence_messages,
+    side_messages,
 )
 from deepcite.research.reader import (
     NOT_FOUND,
@@ -49,6 +50,7 @@ from deepcite.research.reader import (
     states_number,
 )
 from deepcite.research.request import ResearchRequest
+from deepcite.research.sides import two_sides
 from deepcite.research.text import normalize_answer
 from deepcite.research.verify import check_claim
 from deepcite.research.writer import AnswerWriter, Claim, answer_as_sentence, model_sentence
@@ -113,11 +115,11 @@ class ResearchEngine:
         relevance = evidence_relevance(question, evidence)
         if relevance >= UNRELATED_BELOW:
             read = read_answer_messages(conversation, evidence, may_decline=relevance < CLEARLY_RELATED)
-            # Which of two years is earlier is arithmetic, not the model's call.
-            reading = read_by_date(question, evidence)
+            reading, how = await self._read_apart(conversation, evidence, usage)
+            if how:
+                yield Progress("verify", how)
             if reading is not None:
                 said = reading.model_said
-                yield Progress("verify", f"the years the sources give for each choice answer: {said}")
             else:
                 said = await self._complete(read, READ_TOKENS, usage)
                 reading = locate(said, evidence, question)
@@ -175,6 +177,27 @@ class ResearchEngine:
         yield Basis(writer.content, basis, writer.annotations)
         yield Done("stop", usage.prompt, usage.completion)
 
+    async def _read_apart(
+        self, conversation: Conversation, evidence: list[Evidence], usage: _Usage
+    ) -> tuple[Reading | None, str]:
+        """The answer read without asking the model the whole question, and how it was found
+        (empty: it was not tried). Which of two years is earlier, or of two counts larger, is
+        arithmetic; a question about two things is read one thing at a time (see `sides`)."""
+        question = conversation.question
+        reading = read_compared(question, evidence)
+        if reading is not None:
+            return reading, f"the years or counts the sources give for each choice answer: {reading.answer}"
+        sides = two_sides(question, evidence)
+        if sides is None:
+            return None, ""
+        # Each side is read from its own page alone: with the other pages in view, the small
+        # model still says "yes" (La Cava an actor, for the actors he directed).
+        replies = [
+            await self._complete(side_messages(conversation, evidence, sides, side), READ_TOKENS, usage)
+            for side in (0, 1)
+        ]
+        return sides.reading(replies), f"read for each side: {sides.summary(replies)}"
+
     async def _complete(self, messages: list[ChatMessage], max_tokens: int, usage: _Usage) -> str:
         """The model's whole reply to `messages`, cut at the first line break."""
         text = ""
@@ -195,11 +218,12 @@ class ResearchEngine:
         evidence: list[Evidence],
         schema: dict[str, Any],
     ) -> AsyncIterator[ResearchEvent]:
-        # A choice by date is told to the model: which year is earlier is not its call.
-        compared = by_date(conversation.question, evidence)
-        messages = json_messages(conversation, evidence, schema, compared[0] if compared is not None else None)
         value: Any = {}
+        messages = json_messages(conversation, evidence, schema)
         if evidence_relevance(conversation.question, evidence) >= UNRELATED_BELOW:
+            # A choice by date or count, or a verdict read per side, is told to the model.
+            reading, _ = await self._read_apart(conversation, evidence, _Usage())
+            messages = json_messages(conversation, evidence, schema, reading.answer if reading is not None else None)
             try:
                 # One retry at most: output is grammar-bound for the embedded model, and a small
                 # model that loops would otherwise spend the whole budget three times.

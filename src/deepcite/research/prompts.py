@@ -8,13 +8,15 @@ pay for their own few tokens.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 from deepcite.llm.base import ChatMessage
 from deepcite.research.conversation import Conversation
 from deepcite.research.evidence import Evidence
-from deepcite.research.reader import NOT_FOUND, clean_model_answer, options_offered
+from deepcite.research.reader import NOT_FOUND, asks_yes_or_no, clean_model_answer, options_offered
+from deepcite.research.sides import TwoSides
 from deepcite.research.text import content_words
 
 SYSTEM_PROMPT = (
@@ -28,8 +30,9 @@ READ_ANSWER = (
 )
 READ_YES_NO = "Reply with only yes or no."
 READ_CHOICE = "Reply with only the one the sources point to: {} or {}."
-# A question opened by one of these asks for yes or no ("Are X and Y of the same nationality?").
-_YES_NO_OPENERS = ("is", "are", "was", "were", "do", "does", "did", "can", "could", "has", "have", "had", "will")
+# A question about two things asked of one of them (see `sides`).
+READ_SHARED = "Reply with only the {} the sources give for {}: a few words."
+READ_IS_IT = "Is it {}? Reply with only yes or no."
 # Offered only when the evidence is weakly related to the question: a small model offered
 # a way out takes it even when the answer is there (measured on HotpotQA: most abstained).
 MAY_DECLINE = f" Reply {NOT_FOUND} if no source is about the subject of the question."
@@ -94,9 +97,17 @@ def read_answer_messages(
     return with_step(sources_turns(conversation, evidence), step + (MAY_DECLINE if may_decline else ""))
 
 
-def asks_yes_or_no(question: str) -> bool:
-    words = question.strip().lower().split(maxsplit=1)
-    return bool(words) and words[0] in _YES_NO_OPENERS
+def side_messages(conversation: Conversation, evidence: list[Evidence], sides: TwoSides, side: int) -> list[ChatMessage]:
+    """The reading step for one of the two things a question names, from the excerpts of its
+    own page: yes or no to a "both" question asked of it alone, the thing that should be the
+    same ("nationality"), or whether it is the one a choice asks for."""
+    name, url = sides.names[side], sides.pages[side].url
+    own = [e for e in evidence if e.url == url]
+    if sides.kind == "both":
+        alone = dataclasses.replace(conversation, question=sides.asked_of(name))
+        return with_step(sources_turns(alone, own), READ_YES_NO)
+    step = READ_SHARED.format(sides.shared, name) if sides.kind == "same" else READ_IS_IT.format(name)
+    return with_step(sources_turns(conversation, own), step)
 
 
 def echoes_the_ask(said: str) -> bool:

@@ -28,20 +28,22 @@ MIN_FORM_CHARS = 5
 MAX_FORM_SUFFIX = 3
 YES_NO = ("yes", "no")
 _WORD = re.compile(r"[^\s\u2013\u2014-]+")  # words, as `normalize_name` reads them: "1989—was" is two
-_NUMBER_WORDS = {
+NUMBER_WORDS = {
     str(n): word
     for n, word in enumerate((
         "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
         "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
     ))
 }
-_NUMBER_NAMES = frozenset({*_NUMBER_WORDS.values(), "hundred", "thousand", "million"})
+_NUMBER_NAMES = frozenset({*NUMBER_WORDS.values(), "hundred", "thousand", "million"})
 # Questions whose answer is a quantity or a date: an answer without a number does not answer them.
 _ASKS_NUMBER = re.compile(
     r"\bhow (?:many|much|old|far|long|tall|high|large|big)\b|\b(?:what|which) (?:year|percentage)\b"
     r"|^when\b|\bwhen (?:was|were|did|is|does|do)\b",
     re.I,
 )
+# A question opened by one of these asks for yes or no ("Are X and Y of the same nationality?").
+_YES_NO_OPENERS = ("is", "are", "was", "were", "do", "does", "did", "can", "could", "has", "have", "had", "will")
 _TRAILING = " .,;:!?\"'“”‘’()[]"
 # Two names first, then a question about "these" / "the two": the choices come before the ask.
 _NAME = r"[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*"
@@ -84,6 +86,11 @@ def asks_for_number(question: str) -> bool:
     return bool(_ASKS_NUMBER.search(question))
 
 
+def asks_yes_or_no(question: str) -> bool:
+    words = question.strip().lower().split(maxsplit=1)
+    return bool(words) and words[0] in _YES_NO_OPENERS
+
+
 def states_number(answer: str) -> bool:
     """Whether `answer` holds a number, in digits or in words ("three centuries")."""
     return any(ch.isdigit() for ch in answer) or not _NUMBER_NAMES.isdisjoint(normalize_answer(answer).split())
@@ -107,9 +114,20 @@ def options_offered(question: str) -> tuple[str, str] | None:
     patterns = (_OPTIONS, _OPTIONS_APART, _NAMES_LAST, _WHICH_NAMES) if " or " in question else ()
     match = next((m for pattern in patterns if (m := pattern.search(question))), None)
     if match:
-        return match[1].strip(), match[2].strip()
+        return _without_the_ask(match[1].strip(), match[2].strip()), match[2].strip()
     named = _NAMED_THEN_WHICH.search(question)
     return (named[1], named[2]) if named else None
+
+
+def _without_the_ask(first: str, second: str) -> str:
+    """The first of two named choices without the ask before it, when no comma set it off:
+    "Mahbub ul Haq" of "born first Mahbub ul Haq" ("Who was born first Mahbub ul Haq or Ibn
+    Arabi?"). Only when the other choice is a name too: "a left-hand or right-hand" is kept."""
+    words = first.split()
+    named = next((i for i, word in enumerate(words) if word[:1].isupper() or word[:1].isdigit()), 0)
+    if second[:1].isupper() and named > 0 and words[named - 1][:1].islower():
+        return " ".join(words[named:])
+    return first
 
 
 def restates(answer: str, question: str) -> bool:
@@ -165,7 +183,7 @@ def locate(said: str, evidence: Sequence[Evidence], question: str = "") -> Readi
     best: tuple[float, str, Evidence] | None = None
     holding = []
     # Sources write small numbers in words ("three sisters") where the model writes digits.
-    forms = [answer, _NUMBER_WORDS[answer]] if answer in _NUMBER_WORDS else [answer]
+    forms = [answer, NUMBER_WORDS[answer]] if answer in NUMBER_WORDS else [answer]
     for e in evidence:
         span, score = max((closest_span(form, e.text) for form in forms), key=lambda found: found[1])
         if score >= 1.0:

@@ -1,0 +1,135 @@
+"""A "both" or "same" yes-or-no question is read for each of its two things."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deepcite.llm.base import ChatMessage
+from deepcite.llm.embedded import EmbeddedModel
+from deepcite.llm.encoder import SentenceEncoder
+from deepcite.research.engine import ResearchEngine
+from deepcite.research.events import Basis, Progress
+from deepcite.research.evidence import Evidence
+from deepcite.research.gather import Researcher
+from deepcite.research.request import ResearchRequest
+from deepcite.research.sides import two_sides
+from deepcite.search.local_index import LocalIndex
+
+
+def page(number: int, title: str, text: str) -> Evidence:
+    return Evidence(number, f"https://w.example/{title.replace(' ', '_')}", title, text, text)
+
+
+LA_CAVA = page(1, "Gregory La Cava", "Gregory La Cava (1892–1952) was an American film director.")
+JUDGE = page(2, "Mike Judge", "Mike Judge (born 1962) is an American actor, animator and writer.")
+
+
+def test_the_two_things_are_the_pages_named_around_the_and() -> None:
+    sides = two_sides("Were Gregory La Cava and Mike Judge both actors?", [JUDGE, LA_CAVA])
+    assert sides is not None
+    assert sides.names == ("Gregory La Cava", "Mike Judge") and sides.pages == (LA_CAVA, JUDGE)
+    assert sides.kind == "both"
+    assert sides.asked_of("Mike Judge") == "Were Mike Judge actors?"
+    same = two_sides("Were Gregory La Cava and Mike Judge of the same nationality?", [LA_CAVA, JUDGE])
+    assert same is not None and same.kind == "same" and same.shared == "nationality"
+    # A page the question names elsewhere is no side; a title's disambiguation is no part of its name.
+    china = page(3, "China", "China is a country in East Asia.")
+    ganzhou = page(4, "Ganzhou", "Ganzhou is a city in Jiangxi, China.")
+    jimo = page(5, "Jimo District", "Jimo is a district of Qingdao, China.")
+    sides = two_sides("Are Ganzhou and Jimo District both located in China?", [china, jimo, ganzhou])
+    assert sides is not None and sides.pages == (ganzhou, jimo)
+    film = page(8, "Mike Judge (film)", "Mike Judge is a 2001 film.")
+    sides = two_sides("Were Gregory La Cava and Mike Judge of the same nationality?", [film, LA_CAVA, JUDGE])
+    assert sides is not None and sides.pages == (LA_CAVA, JUDGE)  # the person's page, not the film's
+    agee = page(6, "Agee (film)", "Agee is a 1980 documentary film.")
+    elephant = page(7, "To Shoot an Elephant", "To Shoot an Elephant is a 2009 documentary about Gaza.")
+    sides = two_sides("Are both Agee and To Shoot an Elephant documentaries about war?", [elephant, agee])
+    assert sides is not None and sides.asked_of("To Shoot an Elephant") == (
+        "Are To Shoot an Elephant documentaries about war?"
+    )
+    # Not a yes-or-no question about two things, or no page for one of them: read whole.
+    assert two_sides("Who were Gregory La Cava and Mike Judge both?", [LA_CAVA, JUDGE]) is None
+    assert two_sides("Was Gregory La Cava an actor?", [LA_CAVA, JUDGE]) is None
+    assert two_sides("Were Gregory La Cava and Ed Wood both actors?", [LA_CAVA, JUDGE]) is None
+
+
+def test_a_choice_by_a_property_is_asked_of_each_page_but_not_a_choice_by_degree() -> None:
+    sides = two_sides("Which director was also an actor, the Gregory La Cava or Mike Judge?", [JUDGE, LA_CAVA])
+    assert sides is not None and sides.kind == "choice"
+    assert sides.names == ("Gregory La Cava", "Mike Judge") and sides.pages == (LA_CAVA, JUDGE)
+    assert two_sides("Which director is older, Gregory La Cava or Mike Judge?", [JUDGE, LA_CAVA]) is None
+    assert two_sides("Which director was also an actor, Gregory La Cava or Ed Wood?", [JUDGE, LA_CAVA]) is None
+    chosen = sides.reading(["No.", "Yes"])
+    assert chosen is not None and chosen.answer == "Mike Judge" and chosen.sources == [JUDGE, LA_CAVA]
+    assert sides.reading(["Yes", "Yes"]) is None  # both or neither: the model reads the question whole
+    assert sides.reading(["No", "No"]) is None
+
+
+def test_the_verdict_is_a_rule_over_the_two_replies() -> None:
+    both = two_sides("Were Gregory La Cava and Mike Judge both actors?", [LA_CAVA, JUDGE])
+    same = two_sides("Were Gregory La Cava and Mike Judge from the same city?", [LA_CAVA, JUDGE])
+    assert both is not None and same is not None
+    assert both.reading(["No.", "Yes"]).answer == "no"  # type: ignore[union-attr]
+    assert both.reading(["Yes.", "yes"]).answer == "yes"  # type: ignore[union-attr]
+    assert both.reading(["Yes", "He was a director"]) is None  # not a yes or no: the model reads whole
+    assert same.reading(["Buffalo, New York", "Buffalo"]).answer == "yes"  # type: ignore[union-attr]
+    assert same.reading(["Buffalo", "Chino, California"]).answer == "no"  # type: ignore[union-attr]
+    assert same.reading(["Buffalo", "NOT FOUND"]) is None
+    verdict = same.reading(["Buffalo", "Chino"])
+    assert verdict is not None and verdict.sources == [LA_CAVA, JUDGE]  # both pages back it
+
+
+async def test_base_reads_a_same_question_per_side_and_cites_both_pages(tmp_path: Path, embedder: SentenceEncoder) -> None:
+    # HotpotQA tune: asked whole, the model said "yes".
+    pages = {
+        "https://w.example/Goo_Goo_Dolls": (
+            "Goo Goo Dolls",
+            "The Goo Goo Dolls are an American rock band formed in 1986 in Buffalo, New York, by guitarist Johnny Rzeznik.",
+        ),
+        "https://w.example/Echosmith": (
+            "Echosmith",
+            "Echosmith is an American indie pop band formed in February 2009 in Chino, California, by the Sierota siblings.",
+        ),
+    }
+    question = "Were Goo Goo Dolls and Echosmith formed in the same city?"
+    model = EmbeddedModel()
+    await model.load()
+    async with LocalIndex(tmp_path / "index.sqlite3") as local:
+        for url, (title, text) in pages.items():
+            await local.upsert(url, title, text, "test")
+        engine = ResearchEngine(Researcher([local], embedder, model.count_tokens), model)
+        events = [e async for e in engine.run(ResearchRequest("base", [ChatMessage("user", question)]))]
+    await model.aclose()
+    progress = next(e.message for e in events if isinstance(e, Progress) and "for each side" in e.message)
+    assert "Buffalo" in progress and "Chino" in progress
+    basis = next(e for e in events if isinstance(e, Basis))
+    assert basis.content.split()[0].strip(",.").lower() == "no"
+    assert set(pages) <= {c.url for field in basis.basis for c in field.citations}
+
+
+async def test_base_answers_a_choice_by_a_property_from_each_page(tmp_path: Path, embedder: SentenceEncoder) -> None:
+    # HotpotQA: asked whole, the model answered "Fireflight".
+    pages = {
+        "https://w.example/Fireflight": (
+            "Fireflight",
+            "Fireflight is an American Christian rock band formed in "
+            "Eustis, Florida in 1999. The band is signed by Flicker Records.",
+        ),
+        "https://w.example/DPT": (
+            "Dirty Pretty Things (band)",
+            "Dirty Pretty Things were an English band fronted by Carl Barât, a member of The Libertines.",
+        ),
+    }
+    question = "Which band is from England, Fireflight or Dirty Pretty Things?"
+    model = EmbeddedModel()
+    await model.load()
+    async with LocalIndex(tmp_path / "index.sqlite3") as local:
+        for url, (title, text) in pages.items():
+            await local.upsert(url, title, text, "test")
+        engine = ResearchEngine(Researcher([local], embedder, model.count_tokens), model)
+        events = [e async for e in engine.run(ResearchRequest("base", [ChatMessage("user", question)]))]
+    await model.aclose()
+    assert any(isinstance(e, Progress) and "Dirty Pretty Things: Yes" in e.message for e in events)
+    basis = next(e for e in events if isinstance(e, Basis))
+    assert basis.content.startswith("Dirty Pretty Things")
+    assert set(pages) <= {c.url for field in basis.basis for c in field.citations}
