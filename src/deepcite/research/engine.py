@@ -219,10 +219,11 @@ class ResearchEngine:
         schema: dict[str, Any],
     ) -> AsyncIterator[ResearchEvent]:
         value: Any = {}
+        usage = _Usage()
         messages = json_messages(conversation, evidence, schema)
         if evidence_relevance(conversation.question, evidence) >= UNRELATED_BELOW:
             # A choice by date or count, or a verdict read per side, is told to the model.
-            reading, _ = await self._read_apart(conversation, evidence, _Usage())
+            reading, _ = await self._read_apart(conversation, evidence, usage)
             messages = json_messages(conversation, evidence, schema, reading.answer if reading is not None else None)
             try:
                 # One retry at most: output is grammar-bound for the embedded model, and a small
@@ -243,7 +244,7 @@ class ResearchEngine:
         basis: list[FieldBasis] = json_basis(value, conversation.question, evidence)
         yield Basis(content, basis, [])
         prompt = await asyncio.to_thread(lambda: sum(self.llm.count_tokens(m.content) for m in messages))
-        yield Done("stop", prompt, self.llm.count_tokens(content))
+        yield Done("stop", usage.prompt + prompt, usage.completion + self.llm.count_tokens(content))
 
     async def _next_search(self, conversation: Conversation, evidence: list[Evidence]) -> str | None:
         """What the model says to look up next; None when it finds the question answered."""
