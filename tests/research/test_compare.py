@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepcite.llm.base import ChatMessage
-from deepcite.llm.embedded import EmbeddedModel
+from tests.support.real_engine import research_events
+
 from deepcite.llm.encoder import SentenceEncoder
 from deepcite.research.compare import by_count, by_date, read_compared
-from deepcite.research.engine import ResearchEngine
 from deepcite.research.events import Basis, Progress
 from deepcite.research.evidence import Evidence
-from deepcite.research.gather import Researcher
-from deepcite.research.request import ResearchRequest
-from deepcite.search.local_index import LocalIndex
 
 
 def page(number: int, title: str, text: str) -> Evidence:
@@ -101,14 +97,7 @@ async def test_base_answers_a_date_choice_from_the_years_and_cites_both_pages(
                                    "film producer and film director."),
     }
     question = "Which film director is younger, Robert Z. Leonard or Sinclair Hill?"
-    model = EmbeddedModel()
-    await model.load()
-    async with LocalIndex(tmp_path / "index.sqlite3") as local:
-        for url, (title, text) in pages.items():
-            await local.upsert(url, title, text, "test")
-        engine = ResearchEngine(Researcher([local], embedder, model.count_tokens), model)
-        events = [e async for e in engine.run(ResearchRequest("base", [ChatMessage("user", question)]))]
-    await model.aclose()
+    events = await research_events(tmp_path / "index.sqlite3", embedder, pages, question)
     assert any(isinstance(e, Progress) and "years or counts" in e.message for e in events)
     basis = next(e for e in events if isinstance(e, Basis))
     first = basis.content.split(". ")[0]

@@ -1,19 +1,15 @@
-"""A "both" or "same" yes-or-no question is read for each of its two things."""
+"""A question about two things ("both", "the same", "which of A or B") is read one thing at a time."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from deepcite.llm.base import ChatMessage
-from deepcite.llm.embedded import EmbeddedModel
+from tests.support.real_engine import research_events
+
 from deepcite.llm.encoder import SentenceEncoder
-from deepcite.research.engine import ResearchEngine
 from deepcite.research.events import Basis, Progress
 from deepcite.research.evidence import Evidence
-from deepcite.research.gather import Researcher
-from deepcite.research.request import ResearchRequest
 from deepcite.research.sides import two_sides
-from deepcite.search.local_index import LocalIndex
 
 
 def page(number: int, title: str, text: str) -> Evidence:
@@ -92,14 +88,7 @@ async def test_base_reads_a_same_question_per_side_and_cites_both_pages(tmp_path
         ),
     }
     question = "Were Goo Goo Dolls and Echosmith formed in the same city?"
-    model = EmbeddedModel()
-    await model.load()
-    async with LocalIndex(tmp_path / "index.sqlite3") as local:
-        for url, (title, text) in pages.items():
-            await local.upsert(url, title, text, "test")
-        engine = ResearchEngine(Researcher([local], embedder, model.count_tokens), model)
-        events = [e async for e in engine.run(ResearchRequest("base", [ChatMessage("user", question)]))]
-    await model.aclose()
+    events = await research_events(tmp_path / "index.sqlite3", embedder, pages, question)
     progress = next(e.message for e in events if isinstance(e, Progress) and "for each side" in e.message)
     assert "Buffalo" in progress and "Chino" in progress
     basis = next(e for e in events if isinstance(e, Basis))
@@ -121,14 +110,7 @@ async def test_base_answers_a_choice_by_a_property_from_each_page(tmp_path: Path
         ),
     }
     question = "Which band is from England, Fireflight or Dirty Pretty Things?"
-    model = EmbeddedModel()
-    await model.load()
-    async with LocalIndex(tmp_path / "index.sqlite3") as local:
-        for url, (title, text) in pages.items():
-            await local.upsert(url, title, text, "test")
-        engine = ResearchEngine(Researcher([local], embedder, model.count_tokens), model)
-        events = [e async for e in engine.run(ResearchRequest("base", [ChatMessage("user", question)]))]
-    await model.aclose()
+    events = await research_events(tmp_path / "index.sqlite3", embedder, pages, question)
     assert any(isinstance(e, Progress) and "Dirty Pretty Things: Yes" in e.message for e in events)
     basis = next(e for e in events if isinstance(e, Basis))
     assert basis.content.startswith("Dirty Pretty Things")

@@ -33,12 +33,13 @@ _LIFESPAN = re.compile(r"\([^()]*?\b(?:1\d{3}|20\d{2})\b[^()]*?[\u2013\u2014-][^
 # "more species", "fewer members", "the most studio albums": what is counted follows.
 _COUNTS = re.compile(r"\b(more|most|fewer)\s+([^,:?]+)", re.I)
 _NUMBER = rf"\d[\d,]*|{'|'.join(NUMBER_WORDS.values())}"
+_NUMBER_VALUE = {word: int(digits) for digits, word in NUMBER_WORDS.items()}
 _MOST_COUNTED_WORDS = 5
 
 
 def compared(question: str, evidence: Sequence[Evidence]) -> tuple[str, list[Evidence]] | None:
     """The choice the question asks for by date or by count, and the evidence giving both
-    figures; None when the question compares nothing so or the evidence cannot tell."""
+    figures; None when the question is no such choice or the evidence cannot tell."""
     return by_date(question, evidence) or by_count(question, evidence)
 
 
@@ -130,10 +131,8 @@ def _count_of(counted: str) -> Callable[[str], int | None]:
         found = many.search(text)
         if found:
             number = found[1].lower().replace(",", "")
-            return int(number) if number.isdigit() else _NUMBER_NAMES_VALUE[number]
+            return int(number) if number.isdigit() else _NUMBER_VALUE[number]
         return 1 if single.search(text) else None
 
     return count
 
-
-_NUMBER_NAMES_VALUE = {word: int(digits) for digits, word in NUMBER_WORDS.items()}

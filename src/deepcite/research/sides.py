@@ -22,7 +22,7 @@ from typing import Literal
 
 from deepcite.research.evidence import Evidence
 from deepcite.research.links import bare_title, kind_named, title_names
-from deepcite.research.reader import NOT_FOUND, Reading, asks_yes_or_no, clean_model_answer, options_offered
+from deepcite.research.reader import NOT_FOUND, YES_NO, Reading, asks_yes_or_no, clean_model_answer, options_offered
 from deepcite.research.text import content_words
 
 _BOTH = re.compile(r"\bboth\b", re.I)
@@ -71,7 +71,7 @@ class TwoSides:
             verdict = "yes" if first and second and (first <= second or second <= first) else "no"
             return Reading(verdict, list(self.pages), verdict)
         holds = [s.lower().split()[0].strip(".,") for s in said]
-        if not set(holds) <= {"yes", "no"}:
+        if not set(holds) <= set(YES_NO):
             return None
         if self.kind == "both":
             verdict = "yes" if holds == ["yes", "yes"] else "no"
