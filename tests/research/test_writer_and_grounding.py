@@ -94,6 +94,9 @@ def test_the_model_answer_is_found_in_the_evidence_in_its_own_words() -> None:
     # "&" is a word of the name: "and" written for it finds the name, not a longer run.
     duo = "The musical has music and lyrics written by Pasek & Paul and the book by Joseph Robinette."
     assert closest_span("Pasek and Paul", duo) == ("Pasek & Paul", 1.0)
+    # A run of the sources' words never opens on a joiner (HotpotQA: "and author").
+    scout = "Scout Tufankjian is an Armenian-American photojournalist and author based in Brooklyn."
+    assert closest_span("photographer and author", scout)[0] == "photojournalist and author"
     assert in_evidence_words({"winner": "denver broncos", "score": 24}, evidence()) == {
         "winner": "Denver Broncos", "score": 24}
 

@@ -44,6 +44,7 @@ _ASKS_NUMBER = re.compile(
 )
 # A question opened by one of these asks for yes or no ("Are X and Y of the same nationality?").
 _YES_NO_OPENERS = ("is", "are", "was", "were", "do", "does", "did", "can", "could", "has", "have", "had", "will")
+_JOINERS = {"and", "or"}
 _TRAILING = " .,;:!?\"'“”‘’()[]"
 # Two names first, then a question about "these" / "the two": the choices come before the ask.
 _NAME = r"[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*"
@@ -238,6 +239,8 @@ def closest_span(answer: str, text: str) -> tuple[str, float]:
     for length in range(max(1, n - 2), n + 3):
         for i in range(len(words) - length + 1):
             window = words[i : i + length]
+            if length > 1 and {window[0][2], window[-1][2]} & _JOINERS:
+                continue  # "and author" is no answer: a span never opens or ends on a joiner
             tokens = [t for _, _, w in window for t in w.split()]
             common = sum((Counter(tokens) & wanted).values())
             if not common:
