@@ -17,8 +17,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from deepcite.research.evidence import Evidence
-from deepcite.research.links import title_names
-from deepcite.research.reader import NUMBER_WORDS, Reading, locate, options_offered
+from deepcite.research.reader import NUMBER_WORDS, Reading, locate, options_offered, pages_titled
 from deepcite.research.text import content_words
 
 # "first" as in "which came out first", not "the first Russian composer".
@@ -37,16 +36,11 @@ _NUMBER_VALUE = {word: int(digits) for digits, word in NUMBER_WORDS.items()}
 _MOST_COUNTED_WORDS = 5
 
 
-def compared(question: str, evidence: Sequence[Evidence]) -> tuple[str, list[Evidence]] | None:
-    """The choice the question asks for by date or by count, and the evidence giving both
-    figures; None when the question is no such choice or the evidence cannot tell."""
-    return by_date(question, evidence) or by_count(question, evidence)
-
-
 def read_compared(question: str, evidence: Sequence[Evidence]) -> Reading | None:
-    """The compared choice as a reading in the evidence's words, backed by both pages;
-    None when `compared` cannot choose or the choice is not found in the evidence."""
-    chosen = compared(question, evidence)
+    """The choice the question asks for by date or by count, in the evidence's words and
+    backed by both pages; None when it is no such choice, the evidence cannot tell, or the
+    choice is not found in the evidence."""
+    chosen = by_date(question, evidence) or by_count(question, evidence)
     if chosen is None:
         return None
     choice, sources = chosen
@@ -101,9 +95,8 @@ def _own_figure(
     option: str, evidence: Sequence[Evidence], figure: Callable[[str], int | None]
 ) -> tuple[int, Evidence] | None:
     """The first figure the option's own page gives in the evidence."""
-    name = re.sub(r"^the\s+", "", option, flags=re.I)
-    for e in evidence:
-        if title_names(e.title, name) and (found := figure(e.text)) is not None:
+    for e in pages_titled(option, evidence):
+        if (found := figure(e.text)) is not None:
             return found, e
     return None
 

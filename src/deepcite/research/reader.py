@@ -120,6 +120,13 @@ def options_offered(question: str) -> tuple[str, str] | None:
     return (named[1], named[2]) if named else None
 
 
+def pages_titled(option: str, evidence: Sequence[Evidence]) -> list[Evidence]:
+    """The evidence from the own page of a choice the question offers ("the Leonberger" is
+    on "Leonberger")."""
+    name = re.sub(r"^the\s+", "", option, flags=re.I)
+    return [e for e in evidence if title_names(e.title, name)]
+
+
 def _without_the_ask(first: str, second: str) -> str:
     """The first of two named choices without the ask before it, when no comma set it off:
     "Mahbub ul Haq" of "born first Mahbub ul Haq" ("Who was born first Mahbub ul Haq or Ibn

@@ -21,8 +21,16 @@ from collections.abc import Sequence
 from typing import Literal
 
 from deepcite.research.evidence import Evidence
-from deepcite.research.links import bare_title, kind_named, title_names
-from deepcite.research.reader import NOT_FOUND, YES_NO, Reading, asks_yes_or_no, clean_model_answer, options_offered
+from deepcite.research.links import bare_title, kind_named
+from deepcite.research.reader import (
+    NOT_FOUND,
+    YES_NO,
+    Reading,
+    asks_yes_or_no,
+    clean_model_answer,
+    options_offered,
+    pages_titled,
+)
 from deepcite.research.text import content_words
 
 _BOTH = re.compile(r"\bboth\b", re.I)
@@ -134,10 +142,10 @@ def _offered(question: str, evidence: Sequence[Evidence]) -> TwoSides | None:
     spans, pages = [], []
     for option in options:
         at = question.find(option)
-        name = re.sub(r"^the\s+", "", option, flags=re.I)
-        page = next((e for e in _namesakes_last(evidence, question) if title_names(e.title, name)), None)
+        page = next(iter(pages_titled(option, _namesakes_last(evidence, question))), None)
         if at < 0 or page is None:
             return None
+        name = re.sub(r"^the\s+", "", option, flags=re.I)
         spans.append((at + len(option) - len(name), at + len(option)))
         pages.append(page)
     if pages[0].url == pages[1].url:
