@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from tests.support.multi_hop import FOUNDER, PAGES, PRIZE, QUESTION
+from tests.support.real_engine import research_events
 
 from deepcite.llm.base import ChatMessage
 from deepcite.llm.embedded import EmbeddedModel
@@ -165,3 +167,52 @@ async def test_an_answer_that_titles_a_page_is_quoted_from_that_page(tmp_path: P
     writer.emit(Claim("Texas Tech University.", [(found, 1.0)]))
     quoted = [e.url for claim in writer.supporting_quotes(reading) for e, _ in claim.support]
     assert quoted == [team, university]
+
+
+async def test_base_answers_what_the_question_leaves_open_and_cites_both_hops(
+    tmp_path: Path, embedder: SentenceEncoder
+) -> None:
+    # HotpotQA tune: the model twice named "Ethiopia", the question's own word, and base
+    # abstained; asked for a sentence, it states what the battle secured.
+    pages = {
+        "https://w.example/Giuseppe_Arimondi": (
+            "Giuseppe Arimondi",
+            "Giuseppe Edoardo Arimondi (Savigliano, 26 April 1846 – Adwa, 1 March 1896) was an Italian general, "
+            "mostly known for his role during the First Italo-Ethiopian War. After a long colonial service, he "
+            "died in combat at Adwa, and was posthumously awarded the Gold Medal of Military Valor.",
+        ),
+        "https://w.example/Battle_of_Adwa": (
+            "Battle of Adwa",
+            "The Battle of Adwa was fought on 2 March 1896 between the Ethiopian Empire and the Kingdom of Italy "
+            "near the town of Adwa, Ethiopia, in Tigray. This climactic battle of the First Italo-Ethiopian War, "
+            "was a decisive defeat for Italy and secured Ethiopian sovereignty.",
+        ),
+    }
+    question = "The battle in which Giuseppe Arimondi lost his life secured what for Ethiopia?"
+    events = await research_events(tmp_path / "index.sqlite3", embedder, pages, question)
+    basis = next(e for e in events if isinstance(e, Basis))
+    assert "sovereignty" in basis.content.split(".")[0]
+    assert set(pages) <= {c.url for field in basis.basis for c in field.citations}
+
+
+async def test_a_json_answer_without_the_number_asked_for_is_read_again(
+    tmp_path: Path, embedder: SentenceEncoder
+) -> None:
+    # HotpotQA tune: the JSON fill named the chain ("Carrefour") where the question asks how many.
+    pages = {
+        "https://w.example/Euromarche": (
+            "Euromarché",
+            'Euromarché ("Euromarket") was a French hypermarket chain. The first store opened in 1968 in '
+            "Saint-Michel-sur-Orge. In June 1991, the group was rebought by its rival, Carrefour, for 5,2 billion francs.",
+        ),
+        "https://w.example/Carrefour": (
+            "Carrefour",
+            "Carrefour S.A. is a French multinational retailer headquartered in Boulogne Billancourt, France. It is "
+            "one of the largest hypermarket chains in the world (with 1,462 hypermarkets at the end of 2016).",
+        ),
+    }
+    question = "In 1991 Euromarché was bought by a chain that operated how many hypermarkets at the end of 2016?"
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+    events = await research_events(tmp_path / "index.sqlite3", embedder, pages, question, json_schema=schema)
+    basis = next(e for e in events if isinstance(e, Basis))
+    assert "1,462" in json.loads(basis.content)["answer"]

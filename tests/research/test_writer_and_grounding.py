@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from deepcite.llm.base import ChatMessage
+from deepcite.research.conversation import read_conversation
 from deepcite.research.evidence import Evidence
 from deepcite.research.grounding import content_basis, json_basis, rate
-from deepcite.research.prompts import echoes_the_ask, not_a_number, not_an_answer
+from deepcite.research.prompts import echoes_the_ask, in_a_sentence, not_a_number, not_an_answer
 from deepcite.research.reader import (
     asks_for_number,
+    beyond_the_question,
     clean_model_answer,
     closest_span,
     in_evidence_words,
@@ -327,6 +329,22 @@ def test_an_answer_that_repeats_the_question_or_the_ask_is_read_again() -> None:
     again = not_an_answer(read, "Oversteering.")
     assert again[:2] == read and again[2] == ChatMessage("assistant", "Oversteering")
     assert again[3].role == "user" and '"Oversteering"' in again[3].content
+
+
+def test_an_answer_said_as_a_sentence_is_read_from_what_the_question_does_not_say() -> None:
+    # HotpotQA tune: the model twice named only the question's words ("Ethiopia", the ask);
+    # asked for a sentence, it stated the answer around them.
+    career = "What was the career that Sidney Lumet and Albert Ward share in common?"
+    said = "Both Sidney Lumet and Albert Ward were film directors."
+    assert beyond_the_question(said, career) == "film directors"
+    ward = "Albert Ward (1870-1956) was a British screenwriter and film director."
+    found = [Evidence(1, "https://w.example/ward", "Albert Ward", ward, ward)]
+    assert locate(beyond_the_question(said, career), found, career).answer == "film director"  # plural folded
+    battle = "The battle in which Giuseppe Arimondi lost his life secured what for Ethiopia?"
+    assert beyond_the_question("It secured Ethiopian sovereignty.", battle) == "Ethiopian sovereignty"
+    assert beyond_the_question("The battle secured it for Ethiopia.", battle) == ""
+    read = in_a_sentence(read_conversation([ChatMessage("user", battle)]), found)
+    assert read[-1].role == "user" and battle in read[-1].content and "sentence" in read[-1].content
 
 
 def test_a_question_that_asks_for_a_number_is_read_again_when_the_answer_has_none() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from deepcite.llm.base import ChatMessage
 from deepcite.llm.embedded import EmbeddedModel
@@ -15,7 +16,12 @@ from deepcite.search.local_index import LocalIndex
 
 
 async def research_events(
-    index_path: Path, embedder: SentenceEncoder, pages: dict[str, tuple[str, str]], question: str, model: str = "base"
+    index_path: Path,
+    embedder: SentenceEncoder,
+    pages: dict[str, tuple[str, str]],
+    question: str,
+    model: str = "base",
+    json_schema: dict[str, Any] | None = None,
 ) -> list[ResearchEvent]:
     """Every event of one research run on `pages` (url -> (title, text))."""
     llm = EmbeddedModel()
@@ -25,6 +31,6 @@ async def research_events(
             for url, (title, text) in pages.items():
                 await local.upsert(url, title, text, "test")
             engine = ResearchEngine(Researcher([local], embedder, llm.count_tokens), llm)
-            return [e async for e in engine.run(ResearchRequest(model, [ChatMessage("user", question)]))]
+            return [e async for e in engine.run(ResearchRequest(model, [ChatMessage("user", question)], json_schema))]
     finally:
         await llm.aclose()

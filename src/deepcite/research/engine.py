@@ -29,6 +29,7 @@ from deepcite.research.profiles import PROFILES, ResearchProfile
 from deepcite.research.prompts import (
     SYSTEM_PROMPT,
     echoes_the_ask,
+    in_a_sentence,
     json_messages,
     next_search_messages,
     not_a_number,
@@ -43,6 +44,7 @@ from deepcite.research.reader import (
     YES_NO,
     Reading,
     asks_for_number,
+    beyond_the_question,
     clean_model_answer,
     in_evidence_words,
     locate,
@@ -94,7 +96,7 @@ class ResearchEngine:
         evidence = findings.evidence
         yield Progress("write", f"writing from {len(evidence)} excerpts of {len({e.url for e in evidence})} pages")
         if request.json_schema is not None:
-            async for event in self._write_json(conversation, profile, evidence, request.json_schema):
+            async for event in self._write_json(conversation, profile, evidence, request.json_schema, findings.leads):
                 yield event
         else:
             async for event in self._write_text(conversation, profile, evidence, findings.leads, researcher):
@@ -121,28 +123,10 @@ class ResearchEngine:
             if reading is not None:
                 said = reading.model_said
             else:
-                said = await self._complete(read, READ_TOKENS, usage)
-                reading = locate(said, evidence, question)
-                if reading.answer is None and (reading.restated or echoes_the_ask(said)):
-                    yield Progress("verify", f"{clean_model_answer(said)!r} does not answer the question; reading again")
-                    read = not_an_answer(read, said)
-                    said = await self._complete(read, READ_TOKENS, usage)
-                    reading = locate(said, evidence, question)
-                if reading.answer is not None and asks_for_number(question) and not states_number(reading.answer):
-                    yield Progress("verify", f"{reading.answer} is not the number the question asks for; reading again")
-                    recount = not_a_number(read, said)
-                    said_again = await self._complete(recount, READ_TOKENS, usage)
-                    counted = locate(said_again, evidence, question)
-                    # Kept only when it is a number: else the first reading stands.
-                    if counted.answer is not None and states_number(counted.answer):
-                        read, said, reading = recount, said_again, counted
-                if reading.answer is not None and is_bridge(reading.answer, leads, evidence):
-                    # A small model answers the first hop ("who founded it?") when asked the second
-                    # ("where was its founder born?"): the bridge it led to is not the answer.
-                    yield Progress("verify", f"{reading.answer} is the link, not the answer; reading again")
-                    read = not_the_bridge(read, reading.answer)
-                    said = await self._complete(read, READ_TOKENS, usage)
-                    reading = locate(said, evidence, question)
+                checked = await self._read_checked(conversation, evidence, leads, read, usage)
+                for note in checked.notes:
+                    yield Progress("verify", note)
+                read, said, reading = checked.read, checked.said, checked.reading
         if reading is None or reading.answer is None:
             if reading is not None:
                 yield Progress("verify", f"no answer in the sources (the model said: {reading.model_said.strip()[:80]!r})")
@@ -176,6 +160,48 @@ class ResearchEngine:
         basis = [content_basis(writer.claims, question, evidence, reading)]
         yield Basis(writer.content, basis, writer.annotations)
         yield Done("stop", usage.prompt, usage.completion)
+
+    async def _read_checked(
+        self,
+        conversation: Conversation,
+        evidence: list[Evidence],
+        leads: list[str],
+        read: list[ChatMessage],
+        usage: _Usage,
+    ) -> _CheckedReading:
+        """The model's reading of the answer, read again while it does not answer: only the
+        question's words, no number where one is asked for, or the link that led to the answer."""
+        question = conversation.question
+        notes = []
+        said = await self._complete(read, READ_TOKENS, usage)
+        reading = locate(said, evidence, question)
+        if reading.answer is None and (reading.restated or echoes_the_ask(said)):
+            notes.append(f"{clean_model_answer(said)!r} does not answer the question; reading again")
+            read = not_an_answer(read, said)
+            said = await self._complete(read, READ_TOKENS, usage)
+            reading = locate(said, evidence, question)
+        if reading.answer is None and NOT_FOUND not in said.upper():
+            stated = await self._complete(in_a_sentence(conversation, evidence), SENTENCE_TOKENS, usage)
+            located = locate(beyond_the_question(stated, question), evidence, question)
+            notes.append(f"asked for a sentence: {stated.strip()[:80]!r} -> {located.answer!r}")
+            if located.answer is not None:
+                said, reading = located.answer, dataclasses.replace(located, model_said=stated)
+        if reading.answer is not None and asks_for_number(question) and not states_number(reading.answer):
+            notes.append(f"{reading.answer} is not the number the question asks for; reading again")
+            recount = not_a_number(read, said)
+            said_again = await self._complete(recount, READ_TOKENS, usage)
+            counted = locate(said_again, evidence, question)
+            # Kept only when it is a number: else the first reading stands.
+            if counted.answer is not None and states_number(counted.answer):
+                read, said, reading = recount, said_again, counted
+        if reading.answer is not None and is_bridge(reading.answer, leads, evidence):
+            # A small model answers the first hop ("who founded it?") when asked the second
+            # ("where was its founder born?"): the bridge it led to is not the answer.
+            notes.append(f"{reading.answer} is the link, not the answer; reading again")
+            read = not_the_bridge(read, reading.answer)
+            said = await self._complete(read, READ_TOKENS, usage)
+            reading = locate(said, evidence, question)
+        return _CheckedReading(reading, read, said, notes)
 
     async def _read_apart(
         self, conversation: Conversation, evidence: list[Evidence], usage: _Usage
@@ -217,11 +243,14 @@ class ResearchEngine:
         profile: ResearchProfile,
         evidence: list[Evidence],
         schema: dict[str, Any],
+        leads: list[str],
     ) -> AsyncIterator[ResearchEvent]:
+        question = conversation.question
         value: Any = {}
         usage = _Usage()
         messages = json_messages(conversation, evidence, schema)
-        if evidence_relevance(conversation.question, evidence) >= UNRELATED_BELOW:
+        relevance = evidence_relevance(question, evidence)
+        if relevance >= UNRELATED_BELOW:
             # A choice by date or count, or a verdict read per side, is told to the model.
             reading, _ = await self._read_apart(conversation, evidence, usage)
             messages = json_messages(conversation, evidence, schema, reading.answer if reading is not None else None)
@@ -235,16 +264,37 @@ class ResearchEngine:
                 # The contract is valid JSON whatever the model does: an empty answer whose
                 # basis says every field is unsupported is more useful than a 500.
                 log.warning("no usable JSON from the model, answering empty: %s", exc.message)
+            field = _sole_string_field(schema)
+            filled = value.get(field) if field is not None and isinstance(value, dict) else None
+            if reading is None and isinstance(filled, str) and filled and self._doubtful(filled, question, leads, evidence):
+                # The fill's answer fails a check the text reading makes: read the way text
+                # is read, and answer with that when it passes ("Carrefour" for "how many?").
+                yield Progress("verify", f"{filled!r} does not answer the question; reading it as for text")
+                read = read_answer_messages(conversation, evidence, may_decline=relevance < CLEARLY_RELATED)
+                checked = (await self._read_checked(conversation, evidence, leads, read, usage)).reading
+                if checked.answer is not None and not self._doubtful(checked.answer, question, leads, evidence):
+                    yield Progress("verify", f"the sources answer: {checked.answer}")
+                    value[field] = checked.answer
         # Values are given in the sources' own words where the model paraphrased them.
         value = coerce_to_schema(in_evidence_words(value, evidence), schema)
         value = _in_schema_order(value, schema)
         content = json.dumps(value, ensure_ascii=False)
         # JSON is sent whole, once it validates: a client never sees a half-repaired object.
         yield TextDelta(content)
-        basis: list[FieldBasis] = json_basis(value, conversation.question, evidence)
+        basis: list[FieldBasis] = json_basis(value, question, evidence)
         yield Basis(content, basis, [])
         prompt = await asyncio.to_thread(lambda: sum(self.llm.count_tokens(m.content) for m in messages))
         yield Done("stop", usage.prompt + prompt, usage.completion + self.llm.count_tokens(content))
+
+    @staticmethod
+    def _doubtful(answer: str, question: str, leads: list[str], evidence: list[Evidence]) -> bool:
+        """Whether a short answer fails a check the text reading makes: only the question's own
+        words, no number where one is asked for, or the link that led to the answer."""
+        return (
+            locate(answer, evidence, question).restated
+            or (asks_for_number(question) and not states_number(answer))
+            or is_bridge(answer, leads, evidence)
+        )
 
     async def _next_search(self, conversation: Conversation, evidence: list[Evidence]) -> str | None:
         """What the model says to look up next; None when it finds the question answered."""
@@ -253,6 +303,14 @@ class ResearchEngine:
         if not said or said.upper().startswith(("DONE", NOT_FOUND)) or len(said) > 80:
             return None
         return said
+
+
+@dataclasses.dataclass
+class _CheckedReading:
+    reading: Reading
+    read: list[ChatMessage]  # the reading conversation as it ended
+    said: str  # what the model last said in it
+    notes: list[str]  # why it was read again, for progress
 
 
 @dataclasses.dataclass
@@ -292,6 +350,16 @@ def is_bridge(answer: str, leads: list[str], evidence: list[Evidence]) -> bool:
 def abstention(question: str) -> str:
     """What is said when the evidence does not answer: plainly that, never a stray quote."""
     return f"The sources I found do not answer this question: {' '.join(question.split())}"
+
+
+def _sole_string_field(schema: dict[str, Any]) -> str | None:
+    """The name of the schema's only property when it is a string ({"answer": string}): the
+    short answer itself, which the text reading's checks apply to."""
+    properties = schema.get("properties", {})
+    if schema.get("type") != "object" or len(properties) != 1:
+        return None
+    (name, spec), = properties.items()
+    return name if isinstance(spec, dict) and spec.get("type") == "string" else None
 
 
 def _in_schema_order(value: Any, schema: dict[str, Any]) -> Any:

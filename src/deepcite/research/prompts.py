@@ -40,6 +40,7 @@ MAY_DECLINE = f" Reply {NOT_FOUND} if no source is about the subject of the ques
 NOT_AN_ANSWER = 'Not "{}": reply with the few words of the sources that answer the question.'
 NOT_A_NUMBER = 'Not "{}": the question asks for a number or a date. Reply with the one the sources give.'
 
+ANSWER_IN_A_SENTENCE = "Answer the question in one short sentence, using only facts from the sources."
 SAY_IN_A_SENTENCE = (
     "Now write one short sentence that begins with this answer and says what it answers, "
     "using only facts from the sources."
@@ -134,6 +135,12 @@ def _told_why_not(read: list[ChatMessage], said: str, why_not: str) -> list[Chat
     """The reading conversation continued: what the model said, then why it is not the answer."""
     said = clean_model_answer(said)
     return [*read, ChatMessage("assistant", said), ChatMessage("user", why_not.format(said))]
+
+
+def in_a_sentence(conversation: Conversation, evidence: list[Evidence]) -> list[ChatMessage]:
+    """The reading step asked for a whole sentence: a small model that twice said only the
+    question's own words often states the answer when it may write a sentence around it."""
+    return with_step(sources_turns(conversation, evidence), ANSWER_IN_A_SENTENCE)
 
 
 def not_the_bridge(read: list[ChatMessage], bridge: str) -> list[ChatMessage]:

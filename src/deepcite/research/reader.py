@@ -17,7 +17,7 @@ from typing import Any
 from deepcite.research.evidence import Evidence
 from deepcite.research.links import title_names
 from deepcite.research.planner import entities
-from deepcite.research.text import content_words, normalize_answer, normalize_name
+from deepcite.research.text import content_words, normalize_answer, normalize_name, stem
 
 NOT_FOUND = "NOT FOUND"
 # Token F1 a run of evidence words needs to stand in for what the model wrote.
@@ -162,6 +162,31 @@ def is_choice(answer: str, question: str) -> bool:
     )
 
 
+def beyond_the_question(sentence: str, question: str) -> str:
+    """The run of a sentence's words that the question does not already say, without stopwords
+    at its ends: "film directing" of "Sidney Lumet and Albert Ward share a career in film
+    directing" for "What was the career that Sidney Lumet and Albert Ward share in common?".
+    Empty when the sentence says nothing new."""
+    asked = set(content_words(question))
+    runs: list[list[str]] = [[]]
+    for word in clean_model_answer(sentence).split():
+        said = content_words(word)
+        if said and set(said) <= asked:
+            runs.append([])
+        else:
+            runs[-1].append(word)
+
+    def new_words(run: list[str]) -> int:
+        return sum(1 for word in run for w in content_words(word) if w not in asked)
+
+    best = max(runs, key=new_words)
+    while best and not content_words(best[0]):
+        best = best[1:]
+    while best and not content_words(best[-1]):
+        best = best[:-1]
+    return " ".join(best).strip(_TRAILING)
+
+
 def fuller_name(answer: str, evidence: Sequence[Evidence], question: str) -> str | None:
     """The first name of the evidence that begins with `answer` and says more than the question:
     "Texas Tech University" where the model shortened it to the question's "Texas Tech"."""
@@ -236,10 +261,11 @@ def closest_span(answer: str, text: str) -> tuple[str, float]:
     the model rephrased slightly is reported in the source's own words.
     """
     # Read "&" as "and": else "Pasek and Paul" matches "Pasek & Paul and" better than the name.
-    target = normalize_name(answer).split()
+    # Plurals fold ("film directors" is the sources' "film director"); the span stays verbatim.
+    target = [stem(w) for w in normalize_name(answer).split()]
     if not target:
         return "", 0.0
-    words = [(m.start(), m.end(), normalize_name(m.group())) for m in _WORD.finditer(text)]
+    words = [(m.start(), m.end(), " ".join(map(stem, normalize_name(m.group()).split()))) for m in _WORD.finditer(text)]
     wanted = Counter(target)
     best = ("", 0.0)
     n = len(target)
