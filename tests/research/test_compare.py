@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.support.real_engine import research_events
@@ -103,3 +104,19 @@ async def test_base_answers_a_date_choice_from_the_years_and_cites_both_pages(
     first = basis.content.split(". ")[0]
     assert "Sinclair Hill" in first and not first.startswith("Robert")
     assert set(pages) <= {c.url for field in basis.basis for c in field.citations}
+
+
+async def test_a_json_answer_to_a_date_choice_is_the_choice_alone(tmp_path: Path, embedder: SentenceEncoder) -> None:
+    # HotpotQA tune: told the answer, the JSON fill still wrote "Terry Richardson is older than
+    # Annie Morton"; an {"answer": string} is now the choice itself, with no fill.
+    pages = {
+        "https://w.example/Annie_Morton": ("Annie Morton", "Annie Morton (born October 8, 1970) is an American "
+                                           "model born in Pennsylvania."),
+        "https://w.example/Terry_Richardson": ("Terry Richardson", 'Terrence "Uncle Terry" Richardson (born August '
+                                               "14, 1965) is an American fashion and portrait photographer."),
+    }
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+    question = "Who is older, Annie Morton or Terry Richardson?"
+    events = await research_events(tmp_path / "index.sqlite3", embedder, pages, question, json_schema=schema)
+    basis = next(e for e in events if isinstance(e, Basis))
+    assert json.loads(basis.content) == {"answer": "Terry Richardson"}

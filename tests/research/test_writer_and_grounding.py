@@ -101,6 +101,11 @@ def test_the_model_answer_is_found_in_the_evidence_in_its_own_words() -> None:
     assert closest_span("photographer and author", scout)[0] == "photojournalist and author"
     assert in_evidence_words({"winner": "denver broncos", "score": 24}, evidence()) == {
         "winner": "Denver Broncos", "score": 24}
+    # The same words are kept as given where the sources' run of them cuts a quotation.
+    terry = 'Terrence "Uncle Terry" Richardson (born August 14, 1965) is an American photographer.'
+    nickname = [Evidence(1, "https://w.example/terry", "Terry Richardson", terry, terry)]
+    assert closest_span("Terry Richardson", terry)[0] == 'Terry" Richardson'
+    assert in_evidence_words("Terry Richardson", nickname) == "Terry Richardson"
 
 
 def test_the_answer_leads_then_verbatim_quotes_that_state_it_with_markers() -> None:

@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 
 from deepcite.research.evidence import Evidence
 from deepcite.research.reader import NUMBER_WORDS, Reading, locate, options_offered, pages_titled
-from deepcite.research.text import content_words
 
 # "first" as in "which came out first", not "the first Russian composer".
 _EARLIER = re.compile(r"\b(?:older|oldest|earlier|earliest|(?<!the )first)\b", re.I)
@@ -47,10 +46,10 @@ def read_compared(question: str, evidence: Sequence[Evidence]) -> Reading | None
     located = locate(choice, evidence, question)
     if located.answer is None:
         return None
-    # The sources may spell the name otherwise ("ibnʿArabī"): the closest run of their words
-    # that drops part of the name ("Ibn") is no answer, the question's own spelling is.
-    whole = set(content_words(choice)) <= set(content_words(located.answer))
-    return dataclasses.replace(located, answer=located.answer if whole else choice, sources=sources)
+    # The answer is the choice as the question spells it: the sources may spell it otherwise
+    # ("ibnʿArabī", whose closest run of words is "Ibn"), or inside a nickname ('Terrence
+    # "Uncle Terry" Richardson', whose closest run is 'Terry" Richardson').
+    return dataclasses.replace(located, answer=choice, sources=sources)
 
 
 def by_date(question: str, evidence: Sequence[Evidence]) -> tuple[str, list[Evidence]] | None:

@@ -168,12 +168,14 @@ class ResearchEngine:
         leads: list[str],
         read: list[ChatMessage],
         usage: _Usage,
+        first: str | None = None,
     ) -> _CheckedReading:
-        """The model's reading of the answer, read again while it does not answer: only the
-        question's words, no number where one is asked for, or the link that led to the answer."""
+        """The model's reading of the answer (`first`, when already filled), read again while
+        it does not answer: only the question's words, no number where one is asked for, or
+        the link that led to the answer."""
         question = conversation.question
         notes = []
-        said = await self._complete(read, READ_TOKENS, usage)
+        said = first if first is not None else await self._complete(read, READ_TOKENS, usage)
         reading = locate(said, evidence, question)
         if reading.answer is None and (reading.restated or echoes_the_ask(said)):
             notes.append(f"{clean_model_answer(said)!r} does not answer the question; reading again")
@@ -251,27 +253,32 @@ class ResearchEngine:
         messages = json_messages(conversation, evidence, schema)
         relevance = evidence_relevance(question, evidence)
         if relevance >= UNRELATED_BELOW:
-            # A choice by date or count, or a verdict read per side, is told to the model.
+            # A choice by date or count, or a verdict read per side, is the answer: it is told
+            # to the model, or is the whole answer when the schema asks for nothing else (told,
+            # the model still wrote "Terry Richardson is older than Annie Morton").
             reading, _ = await self._read_apart(conversation, evidence, usage)
             messages = json_messages(conversation, evidence, schema, reading.answer if reading is not None else None)
-            try:
-                # One retry at most: output is grammar-bound for the embedded model, and a small
-                # model that loops would otherwise spend the whole budget three times.
-                value = await complete_json(
-                    self.llm, messages, schema, max_tokens=profile.answer_tokens * 2, retries=1
-                )
-            except StructuredOutputError as exc:
-                # The contract is valid JSON whatever the model does: an empty answer whose
-                # basis says every field is unsupported is more useful than a 500.
-                log.warning("no usable JSON from the model, answering empty: %s", exc.message)
             field = _sole_string_field(schema)
+            if reading is not None and reading.answer is not None and field is not None:
+                value, messages = {field: reading.answer}, []  # no fill: no prompt to count
+            else:
+                try:
+                    # One retry at most: output is grammar-bound for the embedded model, and a small
+                    # model that loops would otherwise spend the whole budget three times.
+                    value = await complete_json(
+                        self.llm, messages, schema, max_tokens=profile.answer_tokens * 2, retries=1
+                    )
+                except StructuredOutputError as exc:
+                    # The contract is valid JSON whatever the model does: an empty answer whose
+                    # basis says every field is unsupported is more useful than a 500.
+                    log.warning("no usable JSON from the model, answering empty: %s", exc.message)
             filled = value.get(field) if field is not None and isinstance(value, dict) else None
             if reading is None and isinstance(filled, str) and filled and self._doubtful(filled, question, leads, evidence):
                 # The fill's answer fails a check the text reading makes: read the way text
                 # is read, and answer with that when it passes ("Carrefour" for "how many?").
                 yield Progress("verify", f"{filled!r} does not answer the question; reading it as for text")
                 read = read_answer_messages(conversation, evidence, may_decline=relevance < CLEARLY_RELATED)
-                checked = (await self._read_checked(conversation, evidence, leads, read, usage)).reading
+                checked = (await self._read_checked(conversation, evidence, leads, read, usage, filled)).reading
                 if checked.answer is not None and not self._doubtful(checked.answer, question, leads, evidence):
                     yield Progress("verify", f"the sources answer: {checked.answer}")
                     value[field] = checked.answer

@@ -294,5 +294,10 @@ def in_evidence_words(value: Any, evidence: Sequence[Evidence]) -> Any:
         return [in_evidence_words(v, evidence) for v in value]
     if not isinstance(value, str) or not value.strip() or value.strip().lower() in YES_NO:
         return value
-    reading = locate(value, evidence)
-    return reading.answer if reading.answer is not None else value
+    # The same words in other punctuation are the value as given (the closest run of the
+    # sources' words may cut a quotation: 'Terry" Richardson' of 'Terrence "Uncle Terry"
+    # Richardson'); in other case, they are the sources' ("Denver Broncos").
+    answer = locate(value, evidence).answer
+    if answer is None or (normalize_name(answer) == normalize_name(value) and answer.lower() != value.lower()):
+        return value
+    return answer
