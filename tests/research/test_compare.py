@@ -120,3 +120,4 @@ async def test_a_json_answer_to_a_date_choice_is_the_choice_alone(tmp_path: Path
     events = await research_events(tmp_path / "index.sqlite3", embedder, pages, question, json_schema=schema)
     basis = next(e for e in events if isinstance(e, Basis))
     assert json.loads(basis.content) == {"answer": "Terry Richardson"}
+    assert set(pages) <= {c.url for field in basis.basis for c in field.citations}

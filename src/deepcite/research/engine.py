@@ -251,6 +251,7 @@ class ResearchEngine:
         value: Any = {}
         usage = _Usage()
         messages = json_messages(conversation, evidence, schema)
+        decided: list[Evidence] = []
         relevance = evidence_relevance(question, evidence)
         if relevance >= UNRELATED_BELOW:
             # A choice by date or count, or a verdict read per side, is the answer: it is told
@@ -261,6 +262,7 @@ class ResearchEngine:
             field = _sole_string_field(schema)
             if reading is not None and reading.answer is not None and field is not None:
                 value, messages = {field: reading.answer}, []  # no fill: no prompt to count
+                decided = reading.sources
             else:
                 try:
                     # One retry at most: output is grammar-bound for the embedded model, and a small
@@ -288,7 +290,7 @@ class ResearchEngine:
         content = json.dumps(value, ensure_ascii=False)
         # JSON is sent whole, once it validates: a client never sees a half-repaired object.
         yield TextDelta(content)
-        basis: list[FieldBasis] = json_basis(value, question, evidence)
+        basis: list[FieldBasis] = json_basis(value, question, evidence, decided)
         yield Basis(content, basis, [])
         prompt = await asyncio.to_thread(lambda: sum(self.llm.count_tokens(m.content) for m in messages))
         yield Done("stop", usage.prompt + prompt, usage.completion + self.llm.count_tokens(content))

@@ -7,6 +7,7 @@ and how independently they support it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -145,13 +146,20 @@ def _yes_no_basis(field: str, answer: str, question: str, evidence: list[Evidenc
     return FieldBasis(field, citations, reasoning, confidence)
 
 
-def json_basis(value: Any, question: str, evidence: list[Evidence]) -> list[FieldBasis]:
-    """One entry per top-level field, and one per array element as `field.N`."""
+def json_basis(
+    value: Any, question: str, evidence: list[Evidence], compared: Iterable[Evidence] = ()
+) -> list[FieldBasis]:
+    """One entry per top-level field, and one per array element as `field.N`. `compared`:
+    the pages whose figures or sides decided the answer, cited by each top-level field too
+    (the other choice's page states its year, not the answer)."""
     items = value.items() if isinstance(value, dict) else [("content", value)]
     coverage = evidence_coverage(question, evidence)  # the same for every field
     basis: list[FieldBasis] = []
     for field, field_value in items:
-        basis.append(value_basis(field, field_value, question, evidence, coverage))
+        entry = value_basis(field, field_value, question, evidence, coverage)
+        cited = {c.url for c in entry.citations}
+        also = _citations([(question, e) for e in compared if e.url not in cited])
+        basis.append(dataclasses.replace(entry, citations=entry.citations + also) if also else entry)
         if isinstance(field_value, list):
             basis.extend(
                 value_basis(f"{field}.{i}", element, question, evidence, coverage)
