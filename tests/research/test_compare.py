@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.support.real_engine import research_events
+from tests.support.real_engine import ANSWER_SCHEMA, research_events
 
 from deepcite.llm.encoder import SentenceEncoder
 from deepcite.research.compare import by_count, by_date, read_compared
@@ -115,9 +115,8 @@ async def test_a_json_answer_to_a_date_choice_is_the_choice_alone(tmp_path: Path
         "https://w.example/Terry_Richardson": ("Terry Richardson", 'Terrence "Uncle Terry" Richardson (born August '
                                                "14, 1965) is an American fashion and portrait photographer."),
     }
-    schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
     question = "Who is older, Annie Morton or Terry Richardson?"
-    events = await research_events(tmp_path / "index.sqlite3", embedder, pages, question, json_schema=schema)
+    events = await research_events(tmp_path / "index.sqlite3", embedder, pages, question, json_schema=ANSWER_SCHEMA)
     basis = next(e for e in events if isinstance(e, Basis))
     assert json.loads(basis.content) == {"answer": "Terry Richardson"}
     assert set(pages) <= {c.url for field in basis.basis for c in field.citations}

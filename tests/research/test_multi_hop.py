@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from tests.support.multi_hop import FOUNDER, PAGES, PRIZE, QUESTION
-from tests.support.real_engine import research_events
+from tests.support.real_engine import ANSWER_SCHEMA, research_events
 
 from deepcite.llm.base import ChatMessage
 from deepcite.llm.embedded import EmbeddedModel
@@ -212,7 +212,6 @@ async def test_a_json_answer_without_the_number_asked_for_is_read_again(
         ),
     }
     question = "In 1991 Euromarché was bought by a chain that operated how many hypermarkets at the end of 2016?"
-    schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
-    events = await research_events(tmp_path / "index.sqlite3", embedder, pages, question, json_schema=schema)
+    events = await research_events(tmp_path / "index.sqlite3", embedder, pages, question, json_schema=ANSWER_SCHEMA)
     basis = next(e for e in events if isinstance(e, Basis))
     assert "1,462" in json.loads(basis.content)["answer"]

@@ -14,6 +14,9 @@ from deepcite.research.gather import Researcher
 from deepcite.research.request import ResearchRequest
 from deepcite.search.local_index import LocalIndex
 
+# The short answer a client asks for through `response_format`.
+ANSWER_SCHEMA: dict[str, Any] = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+
 
 async def research_events(
     index_path: Path,

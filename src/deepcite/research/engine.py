@@ -188,7 +188,7 @@ class ResearchEngine:
             notes.append(f"asked for a sentence: {stated.strip()[:80]!r} -> {located.answer!r}")
             if located.answer is not None:
                 said, reading = located.answer, dataclasses.replace(located, model_said=stated)
-        if reading.answer is not None and asks_for_number(question) and not states_number(reading.answer):
+        if reading.answer is not None and _not_the_number(reading.answer, question):
             notes.append(f"{reading.answer} is not the number the question asks for; reading again")
             recount = not_a_number(read, said)
             said_again = await self._complete(recount, READ_TOKENS, usage)
@@ -301,7 +301,7 @@ class ResearchEngine:
         words, no number where one is asked for, or the link that led to the answer."""
         return (
             locate(answer, evidence, question).restated
-            or (asks_for_number(question) and not states_number(answer))
+            or _not_the_number(answer, question)
             or is_bridge(answer, leads, evidence)
         )
 
@@ -359,6 +359,11 @@ def is_bridge(answer: str, leads: list[str], evidence: list[Evidence]) -> bool:
 def abstention(question: str) -> str:
     """What is said when the evidence does not answer: plainly that, never a stray quote."""
     return f"The sources I found do not answer this question: {' '.join(question.split())}"
+
+
+def _not_the_number(answer: str, question: str) -> bool:
+    """Whether the question asks how many, what year or when, and `answer` holds no number."""
+    return asks_for_number(question) and not states_number(answer)
 
 
 def _sole_string_field(schema: dict[str, Any]) -> str | None:
