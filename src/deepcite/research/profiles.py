@@ -31,7 +31,7 @@ PROFILES: dict[str, ResearchProfile] = {
     for p in (
         ResearchProfile(
             name="speed",
-            description="One search, answer from the best snippets, streamed at once.",
+            description="One search, answer from the best passage, streamed at once.",
             # One passage: the prompt is what the first token waits for. SQuAD tune 60, side by
             # side: 3 passages of 2 sentences (200 tokens), first sentence right 68 % at first
             # token p50 3.06 s; 1 of 3 (130), 72 % at 1.95 s; 1 of 2 (90), 63 % at 1.62 s.
