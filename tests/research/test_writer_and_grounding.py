@@ -10,6 +10,7 @@ from deepcite.research.evidence import Evidence
 from deepcite.research.grounding import content_basis, json_basis, rate
 from deepcite.research.prompts import echoes_the_ask, in_a_sentence, not_a_number, not_an_answer
 from deepcite.research.reader import (
+    Reading,
     asks_for_number,
     beyond_the_question,
     clean_model_answer,
@@ -20,7 +21,7 @@ from deepcite.research.reader import (
     states_number,
 )
 from deepcite.research.verify import check_claim, key_terms, support_score
-from deepcite.research.writer import AnswerWriter, Claim, answer_as_sentence, model_sentence
+from deepcite.research.writer import AnswerWriter, Claim, answer_as_sentence, model_sentence, opening_claims
 
 PAGE = (
     "Super Bowl 50 was an American football game. The American Football Conference (AFC) champion "
@@ -292,6 +293,19 @@ def test_a_plain_no_is_read_as_the_answer_to_a_yes_or_no_question() -> None:
     reading = locate("No.", evidence(), "Were the two films directed by the same person?")
     assert reading.answer == "no" and reading.yes_no
 
+
+
+def test_a_yes_or_no_answer_opens_with_its_verdict() -> None:
+    # HotpotQA tune: read "yes", the model's sentence was "Local H and For Against are both
+    # American rock bands from the United States.", with no "yes" in it.
+    yes = Reading("yes", evidence()[:1], "Yes")
+    said = Claim("The Broncos and the Panthers both played in Super Bowl 50.", [(evidence()[1], 1.0)])
+    assert [c.text for c in opening_claims(yes, said)] == ["Yes.", said.text]
+    assert opening_claims(yes, Claim("Yes, both played.", said.support)) == [Claim("Yes, both played.", said.support)]
+    assert [c.text for c in opening_claims(yes, Claim("No, only one did.", said.support))] == ["Yes."]
+    assert [c.text for c in opening_claims(yes, None)] == ["Yes."]
+    named = Reading("Denver Broncos", evidence()[:1], "Denver Broncos")
+    assert opening_claims(named, said) == [said]
 
 def test_an_answer_of_only_the_question_words_is_none_unless_it_is_a_choice_offered() -> None:
     operas = [Evidence(1, "https://a.example/parsifal", "Parsifal", "Parsifal is an opera in three acts.",

@@ -55,7 +55,7 @@ from deepcite.research.request import ResearchRequest
 from deepcite.research.sides import two_sides
 from deepcite.research.text import normalize_answer
 from deepcite.research.verify import check_claim
-from deepcite.research.writer import AnswerWriter, Claim, answer_as_sentence, model_sentence
+from deepcite.research.writer import AnswerWriter, Claim, model_sentence, opening_claims
 from deepcite.search.policy import filtered_providers
 
 # The sentence encoder's cosine of the question and the best evidence. On the tuning halves
@@ -136,18 +136,17 @@ class ResearchEngine:
             yield Done("stop", usage.prompt, usage.completion)
             return
         yield Progress("verify", f"the sources answer: {reading.answer}")
-        lead: Claim | None = None
+        sentence: Claim | None = None
         if profile.lead_sentence:
             said_sentence = await self._complete(sentence_messages(read, said), SENTENCE_TOKENS, usage)
-            sentence = model_sentence(said_sentence)
-            verdict = check_claim(sentence, question, evidence, answer=None if reading.yes_no else reading.answer)
+            written = model_sentence(said_sentence)
+            verdict = check_claim(written, question, evidence, answer=None if reading.yes_no else reading.answer)
             if verdict.ok:
-                lead = Claim(sentence, verdict.support)
+                sentence = Claim(written, verdict.support)
             else:
                 yield Progress("verify", f"the model's sentence was not sent: {verdict.reason}")
-        if lead is None:
-            lead = Claim(answer_as_sentence(reading.answer), [(e, 1.0) for e in reading.sources])
-        yield TextDelta(writer.emit(lead))
+        for claim in opening_claims(reading, sentence):
+            yield TextDelta(writer.emit(claim))
         if names_a_page(reading.answer) and not any(title_names(e.title, reading.answer) for e in evidence):
             # After the answer is sent: the page the answer titles says what it is.
             named_in = reading.sources[0].text if reading.sources else ""

@@ -16,8 +16,8 @@ import re
 from deepcite.research.basis import UrlCitation
 from deepcite.research.evidence import Evidence
 from deepcite.research.links import bare_title, kind, links_to, names_title, page_name, title_names
-from deepcite.research.reader import Reading
-from deepcite.research.text import content_words, split_sentences
+from deepcite.research.reader import YES_NO, Reading
+from deepcite.research.text import content_words, normalize_answer, split_sentences
 from deepcite.research.verify import contains_answer, same_root, support_score
 
 MAX_MARKERS = 3
@@ -51,6 +51,26 @@ def model_sentence(text: str) -> str:
 def answer_as_sentence(answer: str) -> str:
     """The short answer alone, as the opening sentence when no better one passed the check."""
     return answer[:1].upper() + answer[1:] + ("" if answer.endswith((".", "!", "?")) else ".")
+
+
+def opening_claims(reading: Reading, sentence: Claim | None) -> list[Claim]:
+    """The answer's opening: the model's checked sentence, else the short answer alone.
+
+    A yes-or-no answer opens with its verdict. Asked to begin with "yes", the model often
+    wrote 'Both "Cooking Light" and "Vibe" magazines are American monthly ...': the verdict
+    goes first and the sentence after it; a sentence opening with the other verdict is dropped.
+    """
+    answer = reading.answer or ""
+    short = Claim(answer_as_sentence(answer), [(e, 1.0) for e in reading.sources])
+    if sentence is None:
+        return [short]
+    if not reading.yes_no:
+        return [sentence]
+    words = normalize_answer(sentence.text).split()
+    opening = words[0] if words else ""
+    if opening == answer.lower():
+        return [sentence]
+    return [short] if opening in YES_NO else [short, sentence]
 
 
 @dataclasses.dataclass
