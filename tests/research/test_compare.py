@@ -61,6 +61,22 @@ def test_who_died_first_compares_the_year_after_the_dash() -> None:
     assert born is not None and born[0] == "George Archainbaud"
 
 
+
+def test_a_span_whose_dash_was_lost_still_gives_both_years() -> None:
+    # HotpotQA tune: the corpus writes "(14 August 193322 November 2012)"; the model, left to
+    # read it, answered "Bryce Courtenay" (died 2012) as dying before Onetti (died 1994).
+    courtenay = page(8, "Bryce Courtenay", "Bryce Courtenay, AM (14 August 193322 November 2012) was a novelist.")
+    onetti = page(9, "Juan Carlos Onetti", "Juan Carlos Onetti Borges (July 1, 1909, Montevideo – May 30, 1994, "
+                  "Madrid) was an Uruguayan novelist.")
+    assert by_date("Who died first, Bryce Courtenay or Juan Carlos Onetti?", [courtenay, onetti]) == (
+        "Juan Carlos Onetti", [onetti, courtenay]
+    )
+    born = by_date("Who was born later, Bryce Courtenay or Juan Carlos Onetti?", [courtenay, onetti])
+    assert born is not None and born[0] == "Bryce Courtenay"
+    assert by_date("Who was born later, Bryce Courtenay or Juan Carlos Onetti?", [
+        page(8, "Bryce Courtenay", "Bryce Courtenay has 193322 readers."), onetti
+    ]) is None
+
 def test_more_of_a_thing_compares_the_numbers_each_page_gives_of_it() -> None:
     # HotpotQA: the model chose by the name, not the count.
     aichryson = page(8, "Aichryson", "Aichryson is a genus of about 15 species of succulent plants.")
