@@ -61,7 +61,6 @@ def test_who_died_first_compares_the_year_after_the_dash() -> None:
     assert born is not None and born[0] == "George Archainbaud"
 
 
-
 def test_a_span_whose_dash_was_lost_still_gives_both_years() -> None:
     # HotpotQA tune: the corpus writes "(14 August 193322 November 2012)"; the model, left to
     # read it, answered "Bryce Courtenay" (died 2012) as dying before Onetti (died 1994).
@@ -76,6 +75,7 @@ def test_a_span_whose_dash_was_lost_still_gives_both_years() -> None:
     assert by_date("Who was born later, Bryce Courtenay or Juan Carlos Onetti?", [
         page(8, "Bryce Courtenay", "Bryce Courtenay has 193322 readers."), onetti
     ]) is None
+
 
 def test_more_of_a_thing_compares_the_numbers_each_page_gives_of_it() -> None:
     # HotpotQA: the model chose by the name, not the count.

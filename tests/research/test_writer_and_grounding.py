@@ -294,7 +294,6 @@ def test_a_plain_no_is_read_as_the_answer_to_a_yes_or_no_question() -> None:
     assert reading.answer == "no" and reading.yes_no
 
 
-
 def test_a_yes_or_no_answer_opens_with_its_verdict() -> None:
     # HotpotQA tune: read "yes", the model's sentence was "Local H and For Against are both
     # American rock bands from the United States.", with no "yes" in it.
@@ -306,6 +305,7 @@ def test_a_yes_or_no_answer_opens_with_its_verdict() -> None:
     assert [c.text for c in opening_claims(yes, None)] == ["Yes."]
     named = Reading("Denver Broncos", evidence()[:1], "Denver Broncos")
     assert opening_claims(named, said) == [said]
+
 
 def test_an_answer_of_only_the_question_words_is_none_unless_it_is_a_choice_offered() -> None:
     operas = [Evidence(1, "https://a.example/parsifal", "Parsifal", "Parsifal is an opera in three acts.",
