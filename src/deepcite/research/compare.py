@@ -25,14 +25,13 @@ _LATER = re.compile(r"\b(?:younger|youngest|more recent(?:ly)?|later|latest|newe
 _DIED = re.compile(r"\b(?:died|death)\b", re.I)
 # An end or a size is not the year a page opens with.
 _OTHER_DATES = re.compile(r"\b(?:dead|ended|closed|longer|larger|less|(?:more|most)(?!\s+recent))\b", re.I)
+_YEAR_DIGITS = r"(?:1\d{3}|20\d{2})"
 # The dash of a span lost between a year and the next date's day: "(14 August 193322
 # November 2012)" (12 pages of the HotpotQA corpus).
-_GLUED = r"(?=\d{1,2}\s+[A-Z][a-z]+\s+(?:1\d{3}|20\d{2})\b)"
-_YEAR = re.compile(rf"\b(1\d{{3}}|20\d{{2}})(?:\b|{_GLUED})")
+_GLUED = rf"(?=\d{{1,2}}\s+[A-Z][a-z]+\s+{_YEAR_DIGITS}\b)"
+_YEAR = re.compile(rf"\b({_YEAR_DIGITS})(?:\b|{_GLUED})")
 # A life's span in the page's first brackets: "(May 7, 1890 – February 20, 1959)".
-_LIFESPAN = re.compile(
-    rf"\([^()]*?\b(?:1\d{{3}}|20\d{{2}})(?:\b[^()]*?[\u2013\u2014-]|{_GLUED})[^()]*?\b(1\d{{3}}|20\d{{2}})\b[^()]*\)"
-)
+_LIFESPAN = re.compile(rf"\([^()]*?\b{_YEAR_DIGITS}(?:\b[^()]*?[\u2013\u2014-]|{_GLUED})[^()]*?\b({_YEAR_DIGITS})\b[^()]*\)")
 # "more species", "fewer members", "the most studio albums": what is counted follows.
 _COUNTS = re.compile(r"\b(more|most|fewer)\s+([^,:?]+)", re.I)
 _NUMBER = rf"\d[\d,]*|{'|'.join(NUMBER_WORDS.values())}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import string
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -95,6 +96,13 @@ def asks_yes_or_no(question: str) -> bool:
 def states_number(answer: str) -> bool:
     """Whether `answer` holds a number, in digits or in words ("three centuries")."""
     return any(ch.isdigit() for ch in answer) or not _NUMBER_NAMES.isdisjoint(normalize_answer(answer).split())
+
+
+def opening_verdict(text: str) -> str | None:
+    """ "yes" or "no" when `text` opens with it ("Yes, both are", "No."), else None."""
+    words = text.lower().split()
+    first = words[0].strip(string.punctuation) if words else ""
+    return first if first in YES_NO else None
 
 
 def clean_model_answer(text: str) -> str:

@@ -24,10 +24,10 @@ from deepcite.research.evidence import Evidence
 from deepcite.research.links import bare_title, kind_named
 from deepcite.research.reader import (
     NOT_FOUND,
-    YES_NO,
     Reading,
     asks_yes_or_no,
     clean_model_answer,
+    opening_verdict,
     options_offered,
     pages_titled,
 )
@@ -78,8 +78,8 @@ class TwoSides:
             # "Buffalo" and "Buffalo, New York" are the same city.
             verdict = "yes" if first and second and (first <= second or second <= first) else "no"
             return Reading(verdict, list(self.pages), verdict)
-        holds = [s.lower().split()[0].strip(".,") for s in said]
-        if not set(holds) <= set(YES_NO):
+        holds = [opening_verdict(s) for s in said]
+        if None in holds:
             return None
         if self.kind == "both":
             verdict = "yes" if holds == ["yes", "yes"] else "no"

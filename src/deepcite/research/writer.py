@@ -16,8 +16,8 @@ import re
 from deepcite.research.basis import UrlCitation
 from deepcite.research.evidence import Evidence
 from deepcite.research.links import bare_title, kind, links_to, names_title, page_name, title_names
-from deepcite.research.reader import YES_NO, Reading
-from deepcite.research.text import content_words, normalize_answer, split_sentences
+from deepcite.research.reader import Reading, opening_verdict
+from deepcite.research.text import content_words, split_sentences
 from deepcite.research.verify import contains_answer, same_root, support_score
 
 MAX_MARKERS = 3
@@ -66,11 +66,10 @@ def opening_claims(reading: Reading, sentence: Claim | None) -> list[Claim]:
         return [short]
     if not reading.yes_no:
         return [sentence]
-    words = normalize_answer(sentence.text).split()
-    opening = words[0] if words else ""
+    opening = opening_verdict(sentence.text)
     if opening == answer.lower():
         return [sentence]
-    return [short] if opening in YES_NO else [short, sentence]
+    return [short] if opening is not None else [short, sentence]
 
 
 @dataclasses.dataclass
