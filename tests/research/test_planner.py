@@ -122,3 +122,12 @@ def test_leads_that_state_the_question_s_relation_come_first() -> None:
     question = "Where is the company that Sachin Warrier worked for as a software engineer headquartered?"
     leads = [entity for entity, _ in follow_up_queries(question, [page], set(), 5)]
     assert leads[0] == "Tata Consultancy Services"
+
+
+def test_of_a_sentence_s_entities_the_one_beside_the_relation_leads_first() -> None:
+    # HotpotQA tune: the administration's president, not the department's name or the school.
+    page = ("His roles included Assistant Secretary for Health in the Department of Health, Education, and "
+            "Welfare during the Nixon administration and Dean of the University of Southern California's school.")
+    question = "Roger Egeberg was Assistant Secretary for Health during the administration of which president?"
+    leads = [entity for entity, _ in follow_up_queries(question, [page], set(), 5)]
+    assert leads[0] == "Nixon"

@@ -19,7 +19,7 @@ from deepcite.research.conversation import Conversation
 from deepcite.research.events import Progress
 from deepcite.research.evidence import Evidence, verbatim
 from deepcite.research.grounding import question_coverage
-from deepcite.research.links import kind_named, links_to, names_title, title_names
+from deepcite.research.links import bare_title, kind_named, links_to, names_title, page_name, title_names
 from deepcite.research.planner import first_queries, follow_up_queries, question_entities
 from deepcite.research.profiles import ResearchProfile
 from deepcite.research.ranking import Candidate, RankedPassage, rank_passages
@@ -136,7 +136,7 @@ class Researcher:
             # its passages are ranked by the question, whose rest they should answer.
             # A namesake of another kind is not the hop: "Nevada (1944 film)" for "Las Vegas, Nevada".
             context = " ".join([question, *texts])
-            linked = [c for c in new if any(title_names(c.title, n) for n in names) and kind_named(c.title, context)]
+            linked = [c for c in new if any(_hop_titled(c.title, n, new) for n in names) and kind_named(c.title, context)]
             for c in linked:
                 named_by = next((t.url for t in top if links_to(t.text, c.title)), None)
                 if named_by is not None:
@@ -283,6 +283,18 @@ class Researcher:
             budget -= cost
             chosen.append((c, text, best.text.strip()))
         return chosen
+
+
+def _hop_titled(title: str, lead: str, found: list[Candidate]) -> bool:
+    """Whether the page titled `title` is where the lead `lead` leads: the page its name titles,
+    else, for a lone surname no title is ("the Nixon administration"), a person's page of that
+    surname ("Richard Nixon"; of namesakes, ranking by the question picks)."""
+    if title_names(title, lead):
+        return True
+    if " " in lead.strip() or any(title_names(c.title, lead) for c in found):
+        return False
+    words = bare_title(title).split()
+    return 2 <= len(words) <= 3 and page_name(words[-1]) == page_name(lead)
 
 
 def _connected(question: str, ranked: list[RankedPassage]) -> list[RankedPassage]:
