@@ -131,3 +131,13 @@ def test_of_a_sentence_s_entities_the_one_beside_the_relation_leads_first() -> N
     question = "Roger Egeberg was Assistant Secretary for Health during the administration of which president?"
     leads = [entity for entity, _ in follow_up_queries(question, [page], set(), 5)]
     assert leads[0] == "Nixon"
+
+
+def test_an_abbreviation_is_no_lead() -> None:
+    # HotpotQA tune: "U.S" and "H.R" crowded out the bill's sponsor.
+    page = ("The DISCLOSE Act, also known as H.R. 5175, was a bill introduced in the U.S. House of "
+            "Representatives by Chris Van Hollen on April 29, 2010.")
+    question = "What other position did the person who introduced the DISCLOSE Act hold?"
+    leads = [entity for entity, _ in follow_up_queries(question, [page], set(), 5)]
+    assert leads[0] == "Chris Van Hollen"
+    assert "U.S" not in leads and "H.R" not in leads

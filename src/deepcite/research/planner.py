@@ -124,6 +124,8 @@ def follow_up_queries(
                 words = set(content_words(entity))
                 if entity.lower() in asked or not words or words <= question_words or is_date(entity):
                     continue
+                if "." in entity and not any(ch.islower() for ch in entity):
+                    continue  # "U.S", "H.R": an abbreviation's search finds every page that uses it
                 # Of a sentence's entities, the one beside the relation's words is its subject or
                 # object: "introduced in the U.S. House ... by Chris Van Hollen", not the bill's
                 # long name ("Democracy Is Strengthened by Casting Light On Spending").
