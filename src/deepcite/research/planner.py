@@ -41,11 +41,19 @@ def _to_sentence_end(words: list[str]) -> list[str]:
     return words
 
 
+def _without_date(words: list[str]) -> list[str]:
+    """A name joined to the date after it ("Chris Van Hollen on April 29") is the name alone."""
+    for i in range(1, len(words) - 1):
+        if words[i].islower() and words[i + 1].lower().strip(".,") in _MONTHS:
+            return words[:i]
+    return words
+
+
 def entities(text: str) -> list[str]:
     """Named-entity-like phrases in order of appearance, without a leading function word."""
     found = []
     for match in _ENTITY.finditer(text):
-        words = _to_sentence_end(match.group().split())
+        words = _without_date(_to_sentence_end(match.group().split()))
         # An index, not repeated slicing: a run of thousands of "The"s stays linear.
         first = next((i for i, word in enumerate(words) if word not in _SENTENCE_START_WORDS), len(words))
         phrase = " ".join(words[first:]).strip(".,;:'’-")
