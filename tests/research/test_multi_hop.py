@@ -18,7 +18,7 @@ from deepcite.research.conversation import read_conversation
 from deepcite.research.engine import ResearchEngine, is_bridge
 from deepcite.research.events import Basis
 from deepcite.research.evidence import Evidence
-from deepcite.research.gather import Findings, Researcher, _hop_titled, _linked_pages
+from deepcite.research.gather import Findings, Researcher, _hop_titled, _linked_pages, _titled_leads
 from deepcite.research.planner import first_queries
 from deepcite.research.profiles import PROFILES
 from deepcite.research.ranking import Candidate
@@ -142,11 +142,12 @@ def test_a_lead_that_is_a_surname_leads_to_a_person_s_page_when_no_page_is_title
     # HotpotQA tune: "during the Nixon administration"; no page is titled "Nixon".
     found = [Candidate(f"https://w.example/{n}", title, "text", "text", 0)
              for n, title in enumerate(["Richard Nixon", "United States v. Nixon", "Nixon (film)"])]
-    assert _hop_titled("Richard Nixon", "Nixon", found[:2])
-    assert not _hop_titled("United States v. Nixon", "Nixon", found[:2])
+    untitled = _titled_leads(["Nixon", "Tricia Nixon"], found[:2])
+    assert _hop_titled("Richard Nixon", "Nixon", untitled)
+    assert not _hop_titled("United States v. Nixon", "Nixon", untitled)
     # A page titled by the lead is the hop, and the namesakes are not.
-    assert not _hop_titled("Richard Nixon", "Nixon", found)
-    assert not _hop_titled("Richard Nixon", "Tricia Nixon", found[:2])
+    assert not _hop_titled("Richard Nixon", "Nixon", _titled_leads(["Nixon"], found))
+    assert not _hop_titled("Richard Nixon", "Tricia Nixon", untitled)
 
 
 async def test_an_answer_that_titles_a_page_is_quoted_from_that_page(tmp_path: Path, embedder: SentenceEncoder) -> None:

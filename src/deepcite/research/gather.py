@@ -136,7 +136,8 @@ class Researcher:
             # its passages are ranked by the question, whose rest they should answer.
             # A namesake of another kind is not the hop: "Nevada (1944 film)" for "Las Vegas, Nevada".
             context = " ".join([question, *texts])
-            linked = [c for c in new if any(_hop_titled(c.title, n, new) for n in names) and kind_named(c.title, context)]
+            titled = _titled_leads(names, new)
+            linked = [c for c in new if any(_hop_titled(c.title, n, titled) for n in names) and kind_named(c.title, context)]
             for c in linked:
                 named_by = next((t.url for t in top if links_to(t.text, c.title)), None)
                 if named_by is not None:
@@ -285,13 +286,18 @@ class Researcher:
         return chosen
 
 
-def _hop_titled(title: str, lead: str, found: list[Candidate]) -> bool:
+def _titled_leads(leads: list[str], found: list[Candidate]) -> set[str]:
+    """The leads that some page found is titled by."""
+    return {lead for lead in leads if any(title_names(c.title, lead) for c in found)}
+
+
+def _hop_titled(title: str, lead: str, titled: set[str]) -> bool:
     """Whether the page titled `title` is where the lead `lead` leads: the page its name titles,
-    else, for a lone surname no title is ("the Nixon administration"), a person's page of that
-    surname ("Richard Nixon"; of namesakes, ranking by the question picks)."""
+    else, for a lone surname no title is (not in `titled`: "the Nixon administration"), a
+    person's page of that surname ("Richard Nixon"; of namesakes, ranking by the question picks)."""
     if title_names(title, lead):
         return True
-    if " " in lead.strip() or any(title_names(c.title, lead) for c in found):
+    if " " in lead.strip() or lead in titled:
         return False
     words = bare_title(title).split()
     return 2 <= len(words) <= 3 and page_name(words[-1]) == page_name(lead)

@@ -51,14 +51,22 @@ def _without_date(words: list[str]) -> list[str]:
 
 def entities(text: str) -> list[str]:
     """Named-entity-like phrases in order of appearance, without a leading function word."""
+    return [phrase for phrase, _ in entity_positions(text)]
+
+
+def entity_positions(text: str) -> list[tuple[str, int]]:
+    """`entities`, each with the number of words of `text` before it."""
     found = []
+    words_before, counted_to = 0, 0
     for match in _ENTITY.finditer(text):
+        words_before += len(text[counted_to : match.start()].split())
+        counted_to = match.start()
         words = _without_date(_to_sentence_end(match.group().split()))
         # An index, not repeated slicing: a run of thousands of "The"s stays linear.
         first = next((i for i, word in enumerate(words) if word not in _SENTENCE_START_WORDS), len(words))
         phrase = " ".join(words[first:]).strip(".,;:'’-")
         if len(phrase) > 2:
-            found.append(phrase)
+            found.append((phrase, words_before + first))
     return found
 
 
@@ -123,12 +131,8 @@ def follow_up_queries(
         for start, end in split_sentences(passage):
             sentence = passage[start:end]
             weight = (1 + len(relation & set(content_words(sentence)))) / (rank + 1)
-            words_at = sentence.split()
-            relation_at = [i for i, word in enumerate(words_at) if relation & set(content_words(word))]
-            cursor = 0
-            for entity in entities(sentence):
-                offset = sentence.find(entity, cursor)
-                cursor = max(cursor, offset)
+            relation_at = [i for i, word in enumerate(sentence.split()) if relation & set(content_words(word))]
+            for entity, at in entity_positions(sentence):
                 words = set(content_words(entity))
                 if entity.lower() in asked or not words or words <= question_words or is_date(entity):
                     continue
@@ -137,7 +141,7 @@ def follow_up_queries(
                 # Of a sentence's entities, the one beside the relation's words is its subject or
                 # object: "introduced in the U.S. House ... by Chris Van Hollen", not the bill's
                 # long name ("Democracy Is Strengthened by Casting Light On Spending").
-                nearness = _nearness(len(sentence[:offset].split()), len(entity.split()), relation_at)
+                nearness = _nearness(at, len(entity.split()), relation_at)
                 scores[entity] = scores.get(entity, 0.0) + weight * (1 + nearness)
     leads = sorted(scores, key=lambda e: -scores[e])[:count]
     # The entity alone: its own page is what a search for its name finds first.
