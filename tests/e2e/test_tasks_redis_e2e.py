@@ -33,7 +33,10 @@ def test_each_run_executes_exactly_once_across_two_servers(two_servers: list[Run
             runs = list(pool.map(lambda i: clients[i % 2].submit("Who won Super Bowl 50?"), range(RUNS)))
         for i, run in enumerate(runs):
             # Submitted to one server, read from the other.
-            final = clients[(i + 1) % 2].poll(run["run_id"])
+            try:
+                final = clients[(i + 1) % 2].poll(run["run_id"])
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; {_story(clients[0], run['run_id'], two_servers)}") from None
             assert final["status"] == "completed", final
         for run in runs:
             states = [e["run"]["status"] for e in clients[0].events(run["run_id"]) if e["type"] == "task_run.state"]
@@ -43,3 +46,10 @@ def test_each_run_executes_exactly_once_across_two_servers(two_servers: list[Run
     finally:
         for client in clients:
             client.close()
+
+
+def _story(client: TaskClient, run_id: str, servers: list[RunningServer]) -> str:
+    """What a run that never ended went through, and the tail of each server's log (CI keeps nothing else)."""
+    events = [(e["type"], e.get("message") or e.get("run", {}).get("status")) for e in client.events(run_id, so_far=True)]
+    logs = "\n".join(f"--- server {n}:\n{s.log.read_text()[-4000:]}" for n, s in enumerate(servers))
+    return f"events: {events}\n{logs}"
