@@ -467,20 +467,30 @@ def test_unsupported_json_values_are_low_with_no_citations() -> None:
     assert basis["mascot"].confidence == "low" and not basis["mascot"].citations
 
 
-def test_a_yes_or_no_value_cites_the_pages_compared_and_is_never_high() -> None:
+def test_a_yes_or_no_value_cites_the_pages_compared_and_is_high_only_when_worked_out() -> None:
+    question = "Did the Denver Broncos win Super Bowl 50?"
     for value in ("yes", True):
-        (basis,) = json_basis({"answer": value}, "Did the Denver Broncos win Super Bowl 50?", evidence())
+        (basis,) = json_basis({"answer": value}, question, evidence())
         assert {c.url for c in basis.citations} == {"https://a.example/sb50", "https://b.example/broncos"}
         assert basis.confidence == "medium", basis
+    # Each side read on its own page (`sides`): the verdict is worked out, not the model's say.
+    (basis,) = json_basis({"answer": "yes"}, question, evidence(), compared=evidence()[:2])
+    assert basis.confidence == "high", basis
 
 
 def test_confidence_needs_the_answer_coverage_relevance_and_a_short_span() -> None:
     assert rate(None, 3, 1.0, 0.9) == "low"
     assert rate("Denver Broncos", 1, 0.3, 0.9) == "low"  # half the question unexplained
-    assert rate("Denver Broncos", 1, 0.9, 0.4) == "low"  # found in a passage about something else
+    assert rate("Denver Broncos", 1, 0.85, 0.4) == "low"  # found in a passage about something else
+    # ... unless the evidence explains the whole question: a multi-hop answer's page is unlike it.
+    assert rate("Denver Broncos", 1, 0.95, 0.4) == "medium"
+    assert rate("Denver Broncos", 2, 0.85, 0.4) == "high"  # or another page states it too
     assert rate("Denver Broncos", 1, 0.9, 0.6) == "medium"
     assert rate("Denver Broncos", 1, 0.9, 0.7) == "high"
     assert rate("Denver Broncos", 2, 0.9, 0.55) == "high"  # two pages agree
     assert rate("the team that beat the Panthers in the final", 2, 0.9, 0.9) == "medium"
     assert rate("yes", 2, 0.9, 0.9) == "medium"
+    assert rate("Denver Broncos", 2, 0.9, 0.9, choice=True) == "medium"  # the model's pick of two offered
+    assert rate("Denver Broncos", 2, 0.9, 0.3, choice=True, decided=True) == "high"  # years or counts compared
+    assert rate("Denver Broncos", 2, 0.6, 0.9, decided=True) == "medium"
     assert support_score("It was that.", PAGE) == 0.0

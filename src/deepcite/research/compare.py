@@ -53,7 +53,7 @@ def read_compared(question: str, evidence: Sequence[Evidence]) -> Reading | None
     # The answer is the choice as the question spells it: the sources may spell it otherwise
     # ("ibnʿArabī", whose closest run of words is "Ibn"), or inside a nickname ('Terrence
     # "Uncle Terry" Richardson', whose closest run is 'Terry" Richardson').
-    return dataclasses.replace(located, answer=choice, sources=sources)
+    return dataclasses.replace(located, answer=choice, sources=sources, decided=True)
 
 
 def by_date(question: str, evidence: Sequence[Evidence]) -> tuple[str, list[Evidence]] | None:

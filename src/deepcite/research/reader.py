@@ -77,6 +77,7 @@ class Reading:
     sources: list[Evidence]
     model_said: str
     restated: bool = False  # the model said only the question's own words
+    decided: bool = False  # worked out from the sources (compared, read per side), not read whole
 
     @property
     def yes_no(self) -> bool:

@@ -77,18 +77,18 @@ class TwoSides:
             first, second = (set(content_words(s)) for s in said)
             # "Buffalo" and "Buffalo, New York" are the same city.
             verdict = "yes" if first and second and (first <= second or second <= first) else "no"
-            return Reading(verdict, list(self.pages), verdict)
+            return Reading(verdict, list(self.pages), verdict, decided=True)
         holds = [opening_verdict(s) for s in said]
         if None in holds:
             return None
         if self.kind == "both":
             verdict = "yes" if holds == ["yes", "yes"] else "no"
-            return Reading(verdict, list(self.pages), verdict)
+            return Reading(verdict, list(self.pages), verdict, decided=True)
         if holds.count("yes") != 1:
             return None
         chosen = holds.index("yes")
         name = self.names[chosen]
-        return Reading(name, [self.pages[chosen], self.pages[1 - chosen]], name)
+        return Reading(name, [self.pages[chosen], self.pages[1 - chosen]], name, decided=True)
 
     def summary(self, replies: Sequence[str]) -> str:
         return "; ".join(f"{name}: {clean_model_answer(r)}" for name, r in zip(self.names, replies, strict=True))
