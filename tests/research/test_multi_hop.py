@@ -93,6 +93,9 @@ def test_a_lead_is_taken_for_the_bridge_only_when_its_own_page_was_read() -> Non
     # A lead that names the answer, with no page of its own, is just the answer.
     assert not is_bridge("Vellport Academy", ["Mira Castellan", "Vellport Academy"], [founder])
     assert not is_bridge("Vellport", ["Mira Castellan"], [founder])
+    # An answer that opens with the lead names it, with more words after.
+    assert is_bridge("Mira Castellan (founder", ["Mira Castellan"], [founder])
+    assert not is_bridge("Mira Castellanos", ["Mira Castellan"], [founder])
 
 
 def test_a_runner_up_page_leads_on_only_to_a_page_that_explains_the_rest_of_the_question() -> None:

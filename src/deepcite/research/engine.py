@@ -348,11 +348,20 @@ def is_bridge(answer: str, leads: list[str], evidence: list[Evidence]) -> bool:
     evidence holds that entity's own page: then the answer may be in that page instead.
 
     A lead's name is often the answer itself ("Continental Army", named by the page that
-    answers); reading again then only costs a call.
+    answers); reading again then only costs a call. An answer that opens with a lead of two
+    words or more names it too ("Tata Consultancy Services Limited (TCS").
     """
     said = normalize_answer(answer)
-    followed = any(said and (said == normalize_answer(lead) or said in normalize_answer(lead)) for lead in leads)
-    return followed and any(title_names(e.title, answer) for e in evidence)
+    if not said:
+        return False
+    for lead in leads:
+        name = normalize_answer(lead)
+        opens = len(name.split()) >= 2 and f"{said} ".startswith(f"{name} ")
+        if (said == name or said in name or opens) and any(
+            title_names(e.title, answer) or title_names(e.title, lead) for e in evidence
+        ):
+            return True
+    return False
 
 
 def abstention(question: str) -> str:
