@@ -307,6 +307,14 @@ def test_a_yes_or_no_answer_opens_with_its_verdict() -> None:
     assert opening_claims(named, said) == [said]
 
 
+def test_a_sentence_too_long_to_answer_briefly_follows_the_short_answer() -> None:
+    named = Reading("Denver Broncos", evidence()[:1], "Denver Broncos")
+    words = "The Denver Broncos, who beat the Carolina Panthers 24 to 10 at Levi's Stadium in Santa Clara"
+    long = Claim(f"{words} on February 7, 2016, won Super Bowl 50, the fiftieth edition of the game, in the end.",
+                 [(evidence()[0], 1.0)])
+    assert [c.text for c in opening_claims(named, long)] == ["Denver Broncos.", long.text]
+
+
 def test_an_answer_of_only_the_question_words_is_none_unless_it_is_a_choice_offered() -> None:
     operas = [Evidence(1, "https://a.example/parsifal", "Parsifal", "Parsifal is an opera in three acts.",
                        "Parsifal is an opera in three acts.", relevance=0.7)]

@@ -21,6 +21,8 @@ from deepcite.research.text import content_words, split_sentences
 from deepcite.research.verify import contains_answer, same_root, support_score
 
 MAX_MARKERS = 3
+# The opening sentence answers briefly; a longer one of the model's follows the short answer.
+BRIEF_WORDS = 30
 _MODEL_MARKER = re.compile(r"\s*\[\s*\d+(?:\s*[,;-]\s*\d+)*\s*\]")
 
 
@@ -59,13 +61,14 @@ def opening_claims(reading: Reading, sentence: Claim | None) -> list[Claim]:
     A yes-or-no answer opens with its verdict. Asked to begin with "yes", the model often
     wrote 'Both "Cooking Light" and "Vibe" magazines are American monthly ...': the verdict
     goes first and the sentence after it; a sentence opening with the other verdict is dropped.
+    So does the short answer before a sentence too long to answer briefly.
     """
     answer = reading.answer or ""
     short = Claim(answer_as_sentence(answer), [(e, 1.0) for e in reading.sources])
     if sentence is None:
         return [short]
     if not reading.yes_no:
-        return [sentence]
+        return [sentence] if len(sentence.text.split()) <= BRIEF_WORDS else [short, sentence]
     opening = opening_verdict(sentence.text)
     if opening == answer.lower():
         return [sentence]
