@@ -492,6 +492,7 @@ def test_confidence_needs_the_answer_coverage_relevance_and_a_short_span() -> No
     assert rate("Denver Broncos", 1, 0.85, 0.4) == "low"  # found in a passage about something else
     # ... unless the evidence explains the whole question: a multi-hop answer's page is unlike it.
     assert rate("Denver Broncos", 1, 0.95, 0.4) == "medium"
+    assert rate("Denver Broncos", 1, 0.95, 0.4, related=False) == "low"  # its words, but no passage like it
     assert rate("Denver Broncos", 2, 0.85, 0.4) == "high"  # or another page states it too
     assert rate("Denver Broncos", 1, 0.9, 0.6) == "medium"
     assert rate("Denver Broncos", 1, 0.9, 0.7) == "high"

@@ -45,14 +45,22 @@ def evidence_coverage(question: str, evidence: list[Evidence]) -> float:
 
 
 def rate(
-    answer: str | None, sources: int, coverage: float, relevance: float, *, decided: bool = False, choice: bool = False
+    answer: str | None,
+    sources: int,
+    coverage: float,
+    relevance: float,
+    *,
+    related: bool = True,
+    decided: bool = False,
+    choice: bool = False,
 ) -> Confidence:
     """Confidence from the evidence alone.
 
     `answer`: the short answer as found in the sources (None: only the model said it);
     `sources`: independent pages that state it; `coverage`: the share of the question's
     words that the evidence read explains; `relevance`: the sentence encoder's cosine of
-    the question and the best passage stating the answer; `decided`: the answer was worked
+    the question and the best passage stating the answer; `related`: some passage read is
+    close to the question (cosine 0.5 or more); `decided`: the answer was worked
     out from the sources (years or counts compared, each side read on its own page), not
     read by the model from the question whole; `choice`: the question offers the options.
 
@@ -62,6 +70,8 @@ def rate(
     answer. A passage unlike the question is where wrong answers come from (SQuAD: F1 0.29)
     unless other pages back it or the evidence explains the whole question: the second hop of
     a multi-hop answer is unlike the question by nature (HotpotQA: 0.56 when rated low so).
+    Words alone do not explain it: "What is the currency of Switzerland?" has each of its words
+    in a corpus about other things, whose passages are all unlike it.
     """
     if decided:
         return "high" if coverage >= COVERED_WELL else "medium"
@@ -69,13 +79,19 @@ def rate(
         return "low"
     if answer.lower() in YES_NO:
         return "medium"
-    if relevance < RELATED and sources < 2 and coverage < COVERED_FULLY:
+    explained = coverage >= COVERED_FULLY and related
+    if relevance < RELATED and sources < 2 and not explained:
         return "low"
     if choice or len(answer.split()) > SHORT_ANSWER_WORDS:
         return "medium"
     if coverage >= COVERED_WELL and (relevance >= CLOSELY_RELATED or sources >= 2):
         return "high"
     return "medium"
+
+
+def _related(evidence: list[Evidence]) -> bool:
+    """Whether some passage read is close to the question (see `rate`)."""
+    return any(e.relevance >= RELATED for e in evidence)
 
 
 def _excerpt(claim: str, evidence: Evidence) -> str | None:
@@ -111,7 +127,8 @@ def content_basis(
     coverage = evidence_coverage(question, evidence)
     relevance = max((e.relevance for e in reading.sources), default=0.0)
     confidence = rate(
-        reading.answer, sources, coverage, relevance, decided=reading.decided, choice=options_offered(question) is not None
+        reading.answer, sources, coverage, relevance, related=_related(evidence), decided=reading.decided,
+        choice=options_offered(question) is not None,
     )
     pages = len({e.source_key for e in cited})
     reasoning = (
@@ -141,7 +158,10 @@ def value_basis(
     citations = _citations([(text, e) for e, _ in backed])
     relevance = max(e.relevance for e, _ in backed)
     choice = options_offered(question) is not None
-    confidence = rate(locate(text, evidence).answer, sources, coverage, relevance, decided=decided, choice=choice)
+    confidence = rate(
+        locate(text, evidence).answer, sources, coverage, relevance, related=_related(evidence), decided=decided,
+        choice=choice,
+    )
     reasoning = (
         f"The value is found in {sources} independent source{'s' if sources != 1 else ''} "
         f"(best match {backed[0][1]:.0%} of its words); the pages read cover {coverage:.0%} of the question's terms."
