@@ -89,9 +89,23 @@ def rate(
     return "medium"
 
 
-def _related(evidence: list[Evidence]) -> bool:
-    """Whether some passage read is close to the question (see `rate`)."""
-    return any(e.relevance >= RELATED for e in evidence)
+@dataclasses.dataclass(frozen=True)
+class _Fit:
+    """How the evidence read fits the question, the same for every part of one answer (see `rate`)."""
+
+    coverage: float
+    related: bool
+    choice: bool
+
+    @classmethod
+    def of(cls, question: str, evidence: list[Evidence]) -> _Fit:
+        related = any(e.relevance >= RELATED for e in evidence)
+        return cls(evidence_coverage(question, evidence), related, options_offered(question) is not None)
+
+    def rate(self, answer: str | None, sources: int, relevance: float, *, decided: bool = False) -> Confidence:
+        return rate(
+            answer, sources, self.coverage, relevance, related=self.related, decided=decided, choice=self.choice
+        )
 
 
 def _excerpt(claim: str, evidence: Evidence) -> str | None:
@@ -124,30 +138,26 @@ def content_basis(
     cited = [e for c in claims for e in c.cited]
     sources = len({e.source_key for e in reading.sources})
     citations = _citations([(c.text, e) for c in claims for e in c.cited])
-    coverage = evidence_coverage(question, evidence)
+    fit = _Fit.of(question, evidence)
     relevance = max((e.relevance for e in reading.sources), default=0.0)
-    confidence = rate(
-        reading.answer, sources, coverage, relevance, related=_related(evidence), decided=reading.decided,
-        choice=options_offered(question) is not None,
-    )
+    confidence = fit.rate(reading.answer, sources, relevance, decided=reading.decided)
     pages = len({e.source_key for e in cited})
     reasoning = (
         f"The answer ({reading.answer!r}) is stated in {sources} independent source{'s' if sources != 1 else ''}; "
-        f"the answer cites {pages} page{'s' if pages != 1 else ''}; the pages read cover {coverage:.0%} "
+        f"the answer cites {pages} page{'s' if pages != 1 else ''}; the pages read cover {fit.coverage:.0%} "
         "of the question's terms. Every sentence was checked against the cited text."
     )
     return FieldBasis("content", citations, reasoning, confidence)
 
 
 def value_basis(
-    field: str, value: Any, question: str, evidence: list[Evidence], coverage: float, *, decided: bool = False
+    field: str, value: Any, question: str, evidence: list[Evidence], fit: _Fit, *, decided: bool = False
 ) -> FieldBasis:
-    """The basis of one JSON value: the evidence that states it. `coverage`: see `evidence_coverage`;
-    `decided`: see `rate`."""
+    """The basis of one JSON value: the evidence that states it. `decided`: see `rate`."""
     text = _value_text(value)
     if isinstance(value, bool) or text.strip().lower() in YES_NO:
         answer = text.strip().lower() or ("yes" if value else "no")
-        return _yes_no_basis(field, answer, question, evidence, coverage, decided)
+        return _yes_no_basis(field, answer, question, evidence, fit, decided)
     if not text.strip():
         return FieldBasis(field, [], "The field is empty; there is nothing to support.", "low")
     scored = sorted(((e, support_score(text, e.text)) for e in evidence), key=lambda p: -p[1])
@@ -157,20 +167,16 @@ def value_basis(
     sources = len({e.source_key for e, _ in backed})
     citations = _citations([(text, e) for e, _ in backed])
     relevance = max(e.relevance for e, _ in backed)
-    choice = options_offered(question) is not None
-    confidence = rate(
-        locate(text, evidence).answer, sources, coverage, relevance, related=_related(evidence), decided=decided,
-        choice=choice,
-    )
+    confidence = fit.rate(locate(text, evidence).answer, sources, relevance, decided=decided)
     reasoning = (
         f"The value is found in {sources} independent source{'s' if sources != 1 else ''} "
-        f"(best match {backed[0][1]:.0%} of its words); the pages read cover {coverage:.0%} of the question's terms."
+        f"(best match {backed[0][1]:.0%} of its words); the pages read cover {fit.coverage:.0%} of the question's terms."
     )
     return FieldBasis(field, citations, reasoning, confidence)
 
 
 def _yes_no_basis(
-    field: str, answer: str, question: str, evidence: list[Evidence], coverage: float, decided: bool
+    field: str, answer: str, question: str, evidence: list[Evidence], fit: _Fit, decided: bool
 ) -> FieldBasis:
     """A yes or no states no span of the sources: it compares what the pages most like the question say."""
     best: dict[str, Evidence] = {}
@@ -180,10 +186,10 @@ def _yes_no_basis(
     if not compared:
         return FieldBasis(field, [], "No source was read; the answer is unverified.", "low")
     citations = _citations([(question, e) for e in compared])
-    confidence = rate(answer, len(compared), coverage, max(e.relevance for e in compared), decided=decided)
+    confidence = fit.rate(answer, len(compared), max(e.relevance for e in compared), decided=decided)
     reasoning = (
         f"A yes-or-no answer compares what the sources say: it rests on the {len(compared)} "
-        f"page{'s' if len(compared) != 1 else ''} closest to the question; the pages read cover {coverage:.0%} "
+        f"page{'s' if len(compared) != 1 else ''} closest to the question; the pages read cover {fit.coverage:.0%} "
         "of the question's terms."
     )
     return FieldBasis(field, citations, reasoning, confidence)
@@ -196,17 +202,17 @@ def json_basis(
     the pages whose figures or sides decided the answer, cited by each top-level field too
     (the other choice's page states its year, not the answer)."""
     items = value.items() if isinstance(value, dict) else [("content", value)]
-    coverage = evidence_coverage(question, evidence)  # the same for every field
+    fit = _Fit.of(question, evidence)
     compared = list(compared)
     basis: list[FieldBasis] = []
     for field, field_value in items:
-        entry = value_basis(field, field_value, question, evidence, coverage, decided=bool(compared))
+        entry = value_basis(field, field_value, question, evidence, fit, decided=bool(compared))
         cited = {c.url for c in entry.citations}
         also = _citations([(question, e) for e in compared if e.url not in cited])
         basis.append(dataclasses.replace(entry, citations=entry.citations + also) if also else entry)
         if isinstance(field_value, list):
             basis.extend(
-                value_basis(f"{field}.{i}", element, question, evidence, coverage)
+                value_basis(f"{field}.{i}", element, question, evidence, fit)
                 for i, element in enumerate(field_value)
             )
     return basis
