@@ -93,6 +93,15 @@ def test_split_sentences_handles_ellipses_and_blank_lines() -> None:
     ]
 
 
+def test_a_no_before_a_word_ends_the_answer_but_numbers_one_before_a_number() -> None:
+    assert sentences("No. Tony Gatlif was born in Algiers. It peaked at No. 5. Nos. 3 and 4 sold.") == [
+        "No.",
+        "Tony Gatlif was born in Algiers.",
+        "It peaked at No. 5.",
+        "Nos. 3 and 4 sold.",
+    ]
+
+
 def test_a_heading_is_a_span_without_terminal_punctuation() -> None:
     assert is_heading("The Migration of Arctic Terns") and is_heading("Early life (1856–1880)")
     assert not is_heading("Terns fly far.") and not is_heading('"Yes!"') and not is_heading("It rose…")

@@ -107,7 +107,7 @@ def normalize_name(s: str) -> str:
 _NEVER_FINAL = _word_set(
     """
     mr mrs ms dr prof st sr rev hon gen gov sen rep col lt sgt capt cmdr adm maj mt
-    vs no nos fig figs vol vols pp cf e.g i.e eg ie a.k.a aka approx ca
+    vs fig figs vol vols pp cf e.g i.e eg ie a.k.a aka approx ca
     """
 )
 # Abbreviations that may also end a sentence ("... and so on, etc. The next ...").
@@ -154,6 +154,9 @@ def _is_boundary(text: str, dot: int, after: int, end: int) -> bool:
     key = word.lower()
     if key in _NEVER_FINAL:
         return False
+    if key in ("no", "nos"):
+        # "No. 5" numbers; a "No." before a word is the answer "no" ("No. Tony Gatlif ...").
+        return not first.isdigit()
     if key in ("a.m", "p.m"):
         return first.isupper()  # "dinner at 8:10 p.m. Tesla ..." ends; a time rarely runs on into a name
     # Initials ("J. K. Rowling"), dotted acronyms ("U.S."), and the ambiguous
