@@ -54,6 +54,9 @@ def test_a_choice_by_a_property_is_asked_of_each_page_but_not_a_choice_by_degree
     assert sides is not None and sides.kind == "choice"
     assert sides.names == ("Gregory La Cava", "Mike Judge") and sides.pages == (LA_CAVA, JUDGE)
     assert two_sides("Which director is older, Gregory La Cava or Mike Judge?", [JUDGE, LA_CAVA]) is None
+    assert two_sides("Who made more films, Gregory La Cava or Mike Judge?", [JUDGE, LA_CAVA]) is None
+    bound = two_sides("Who made more than 30 films, Gregory La Cava or Mike Judge?", [JUDGE, LA_CAVA])
+    assert bound is not None and bound.kind == "choice"
     assert two_sides("Which director was also an actor, Gregory La Cava or Ed Wood?", [JUDGE, LA_CAVA]) is None
     chosen = sides.reading(["No.", "Yes"])
     assert chosen is not None and chosen.answer == "Mike Judge" and chosen.sources == [JUDGE, LA_CAVA]

@@ -343,6 +343,20 @@ def test_an_answer_of_only_the_question_words_is_none_unless_it_is_a_choice_offe
     assert larger is not None and larger[0] == "Asante Traditional Buildings"
 
 
+def test_a_part_of_a_choice_is_that_choice_and_cites_its_page_not_a_namesake() -> None:
+    director = "Semyon Aranovich (1934 - 1996) was a Soviet film director."
+    mathematician = "Semyon Aronovich Gershgorin (1901 - 1933) was a Soviet mathematician."
+    pages = [
+        Evidence(1, "https://a.example/sa", "Semyon Aranovich", director, director, relevance=0.6),
+        Evidence(2, "https://a.example/sag", "Semyon Aranovich Gershgorin", mathematician, mathematician, relevance=0.6),
+    ]
+    question = "Who has written more than 300 papers, Semyon Aranovich Gershgorin or Pavel Alexandrov?"
+    reading = locate("Semyon Aranovich", pages, question)
+    assert reading.answer == "Semyon Aranovich Gershgorin" and reading.sources[0] is pages[1]
+    # The whole choice, or an answer that is no choice, stays the sources' own words.
+    assert locate("Semyon Aranovich", pages, "Who directed Rafferty?").answer == "Semyon Aranovich"
+
+
 def test_an_answer_that_repeats_the_question_or_the_ask_is_read_again() -> None:
     # HotpotQA tune: "oversteering" for "D1NZ is a series based on what oversteering technique?";
     # "a few words copied exactly from the sources" for the DISCLOSE Act's sponsor.

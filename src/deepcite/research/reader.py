@@ -161,14 +161,20 @@ def is_choice(answer: str, question: str) -> bool:
     Massenet", or a name the question joins to another by "or" or "and" when it asks which
     or who ("Who was born first, Erika Jayne or Marco Da Silva", "Temagami-Lorrain Mine and
     Burwash Mine were both mines ...; which one yielded ...?")."""
-    words = set(content_words(answer))
-    if words and any(words <= set(content_words(option)) for option in options_offered(question) or ()):
+    if offered_option(answer, question) is not None:
         return True
     said = re.escape(normalize_answer(answer))
     joined = re.compile(rf"(?:^| )(?:or|and) {said}(?: |$)|(?:^| ){said} (?:or|and) ")
     return bool(said) and answer[:1].isupper() and bool(_ASKS_WHICH.search(question)) and bool(
         joined.search(normalize_answer(question))
     )
+
+
+def offered_option(answer: str, question: str) -> str | None:
+    """The choice the question offers whose words hold all of `answer`'s: "Manon by Massenet"
+    of "Manon", "Semyon Aranovich Gershgorin" of "Semyon Aranovich"."""
+    words = set(content_words(answer))
+    return next((o for o in options_offered(question) or () if words and words <= set(content_words(o))), None)
 
 
 def beyond_the_question(sentence: str, question: str) -> str:
@@ -244,6 +250,12 @@ def locate(said: str, evidence: Sequence[Evidence], question: str = "") -> Readi
         # The chosen name's own page states what the question compares, not its namesakes
         # ("Sigmund Freud", not "Sigmund Freud Prize").
         sources.sort(key=lambda e: not title_names(e.title, span))
+        option = offered_option(span, question) or ""
+        own = pages_titled(option, evidence) if not set(content_words(option)) <= set(content_words(span)) else []
+        if own:
+            # A part of a choice is that choice, and its page is the one to cite: "Semyon
+            # Aranovich" is "Semyon Aranovich Gershgorin", not the director "Semyon Aranovich".
+            return Reading(option, [*own, *(e for e in sources if e not in own)], said)
     return Reading(span, sources, said)
 
 

@@ -36,9 +36,10 @@ from deepcite.research.text import content_words
 _BOTH = re.compile(r"\bboth\b", re.I)
 # What the two must share: "of the same nationality", "the same level of city".
 _SAME = re.compile(r"\bsame\s+([a-z]+(?:\s+of\s+[a-z]+)?)\b", re.I)
-# A choice by degree ("which is larger?") is no property one page can show alone.
+# A choice by degree ("which is larger?") is no property one page can show alone; a bound
+# is one ("has written more than 300 papers").
 _BY_DEGREE = re.compile(
-    r"\b(?:more|most|less|least|fewer|first|earlier|later|older|younger|recent(?:ly)?|newer|larger|taller|"
+    r"\b(?:(?:more|less|fewer)(?!\s+than\s+\d)|most|least|first|earlier|later|older|younger|recent(?:ly)?|newer|larger|taller|"
     r"busier|further|farther|closer|closest|longer|longest|higher|highest|bigger|smaller|better)\b",
     re.I,
 )
