@@ -230,3 +230,29 @@ async def test_a_json_answer_without_the_number_asked_for_is_read_again(
     events = await research_events(tmp_path / "index.sqlite3", embedder, pages, question, json_schema=ANSWER_SCHEMA)
     basis = next(e for e in events if isinstance(e, Basis))
     assert "1,462" in json.loads(basis.content)["answer"]
+
+
+async def test_a_link_that_is_the_answer_stands_when_reading_again_finds_no_other(
+    tmp_path: Path, embedder: SentenceEncoder
+) -> None:
+    # HotpotQA tune: "Bill Clinton" was taken for the link to the answer; read again, the model
+    # said "Arkansas", the question's own word, and base abstained.
+    pages = {
+        "https://w.example/Robert_Suettinger": (
+            "Robert Suettinger",
+            "Robert Suettinger was United States President Bill Clinton's national intelligence officer for East "
+            "Asia at the National Intelligence Council (NIC) from 1997-1998. While there, Suettinger oversaw the "
+            "preparation of national intelligence estimates for the director of the Central Intelligence Agency.",
+        ),
+        "https://w.example/Bill_Clinton": (
+            "Bill Clinton",
+            "William Jefferson Clinton (born William Jefferson Blythe III; August 19, 1946) is an American politician "
+            "who served as the 42nd President of the United States from 1993 to 2001. Prior to the presidency, he "
+            "was the Governor of Arkansas during two separate terms, from 1979 to 1981, and again from 1983 to 1992.",
+        ),
+    }
+    question = "Robert Suettinger was the national intelligence officer under which former Governor of Arkansas?"
+    events = await research_events(tmp_path / "index.sqlite3", embedder, pages, question)
+    basis = next(e for e in events if isinstance(e, Basis))
+    assert "Clinton" in basis.content.split(".")[0]
+    assert set(pages) <= {c.url for field in basis.basis for c in field.citations}

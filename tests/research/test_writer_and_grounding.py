@@ -384,6 +384,9 @@ def test_an_answer_said_as_a_sentence_is_read_from_what_the_question_does_not_sa
     battle = "The battle in which Giuseppe Arimondi lost his life secured what for Ethiopia?"
     assert beyond_the_question("It secured Ethiopian sovereignty.", battle) == "Ethiopian sovereignty"
     assert beyond_the_question("The battle secured it for Ethiopia.", battle) == ""
+    governor = "Robert Suettinger was the national intelligence officer under which former Governor of Arkansas?"
+    stated = "Robert Suettinger was the national intelligence officer under Bill Clinton's former Governor of Arkansas."
+    assert beyond_the_question(stated, governor) == "Bill Clinton"
     read = in_a_sentence(read_conversation([ChatMessage("user", battle)]), found)
     assert read[-1].role == "user" and battle in read[-1].content and "sentence" in read[-1].content
 

@@ -199,9 +199,15 @@ class ResearchEngine:
             # A small model answers the first hop ("who founded it?") when asked the second
             # ("where was its founder born?"): the bridge it led to is not the answer.
             notes.append(f"{reading.answer} is the link, not the answer; reading again")
-            read = not_the_bridge(read, reading.answer)
-            said = await self._complete(read, READ_TOKENS, usage)
-            reading = locate(said, evidence, question)
+            again = not_the_bridge(read, reading.answer)
+            said_again = await self._complete(again, READ_TOKENS, usage)
+            beyond = locate(said_again, evidence, question)
+            # Read again to no answer, the link was the answer: "Bill Clinton" for "under
+            # which former Governor of Arkansas?", where the second reading said "Arkansas".
+            if beyond.answer is not None:
+                read, said, reading = again, said_again, beyond
+            else:
+                notes.append(f"read again: {clean_model_answer(said_again)!r} answers nothing; {reading.answer} stands")
         return _CheckedReading(reading, read, said, notes)
 
     async def _read_apart(

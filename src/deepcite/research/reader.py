@@ -199,7 +199,9 @@ def beyond_the_question(sentence: str, question: str) -> str:
         best = best[1:]
     while best and not content_words(best[-1]):
         best = best[:-1]
-    return " ".join(best).strip(_TRAILING)
+    # A possessive before the question's words names the answer: "Bill Clinton's" of "under
+    # United States President Bill Clinton's former Governor of Arkansas".
+    return re.sub(r"['\u2019]s$", "", " ".join(best).strip(_TRAILING))
 
 
 def fuller_name(answer: str, evidence: Sequence[Evidence], question: str) -> str | None:
