@@ -92,7 +92,7 @@ async def test_base_reads_a_same_question_per_side_and_cites_both_pages(tmp_path
     }
     question = "Were Goo Goo Dolls and Echosmith formed in the same city?"
     events = await research_events(tmp_path / "index.sqlite3", embedder, pages, question)
-    progress = next(e.message for e in events if isinstance(e, Progress) and "for each side" in e.message)
+    progress = next(e.message for e in events if isinstance(e, Progress) and "each side read on its own page" in e.message)
     assert "Buffalo" in progress and "Chino" in progress
     basis = next(e for e in events if isinstance(e, Basis))
     assert basis.content.split()[0].strip(",.").lower() == "no"

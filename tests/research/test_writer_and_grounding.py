@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from deepcite.llm.base import ChatMessage
+from deepcite.research.compare import read_compared
 from deepcite.research.conversation import read_conversation
 from deepcite.research.evidence import Evidence
 from deepcite.research.grounding import content_basis, json_basis, rate
@@ -499,8 +500,29 @@ def test_a_yes_or_no_value_cites_the_pages_compared_and_is_high_only_when_worked
         assert {c.url for c in basis.citations} == {"https://a.example/sb50", "https://b.example/broncos"}
         assert basis.confidence == "medium", basis
     # Each side read on its own page (`sides`): the verdict is worked out, not the model's say.
-    (basis,) = json_basis({"answer": "yes"}, question, evidence(), compared=evidence()[:2])
-    assert basis.confidence == "high", basis
+    how = "each side read on its own page (Super Bowl 50: yes; Denver Broncos: yes)"
+    worked = Reading("yes", evidence()[:2], "yes", worked_out=how)
+    (basis,) = json_basis({"answer": "yes"}, question, evidence(), worked)
+    assert basis.confidence == "high" and how in basis.reasoning, basis
+
+
+def test_a_worked_out_value_cites_the_pages_compared_though_none_spells_it() -> None:
+    # HotpotQA: "Ibn Arabi" is "ibnʿArabī" on his page; the value was rated low, "no source
+    # states this value", though the years compared decided it.
+    born = "Mahbub ul Haq (born 22 February 1934, died 16 July 1998) was a Pakistani economist."
+    haq = Evidence(1, "https://w.example/haq", "Mahbub ul Haq", born, born, relevance=0.6)
+    mystic = "Muḥammad ibn ʿAlī ibnʿArabī (1165–1240) was an Andalusian Sufi mystic."
+    arabi = Evidence(2, "https://w.example/arabi", "Ibn Arabi", mystic, mystic, relevance=0.6)
+    question = "Who was born first, Mahbub ul Haq or Ibn Arabi?"
+    reading = read_compared(question, [haq, arabi])
+    assert reading is not None
+    (basis,) = json_basis({"answer": reading.answer}, question, [haq, arabi], reading)
+    assert [c.url for c in basis.citations] == [arabi.url, haq.url]
+    assert basis.confidence == "high" and "Mahbub ul Haq: 1934, Ibn Arabi: 1165" in basis.reasoning
+    (unworked,) = json_basis({"answer": reading.answer}, question, [haq, arabi])
+    assert unworked.confidence == "low"
+    text = content_basis([Claim("Ibn Arabi.", [(arabi, 1.0)])], question, [haq, arabi], reading)
+    assert text.confidence == "high" and "worked out from the sources" in text.reasoning
 
 
 def test_confidence_needs_the_answer_coverage_relevance_and_a_short_span() -> None:

@@ -39,6 +39,13 @@ _NUMBER_VALUE = {word: int(digits) for digits, word in NUMBER_WORDS.items()}
 _MOST_COUNTED_WORDS = 5
 
 
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    choice: str  # the option chosen, as the question spells it
+    sources: list[Evidence]  # its page, then the other option's
+    figures: str  # each option's figure: "Krzysztof Zanussi: 1939, Thom Andersen: 1943"
+
+
 def read_compared(question: str, evidence: Sequence[Evidence]) -> Reading | None:
     """The choice the question asks for by date or by count, in the evidence's words and
     backed by both pages; None when it is no such choice, the evidence cannot tell, or the
@@ -46,17 +53,17 @@ def read_compared(question: str, evidence: Sequence[Evidence]) -> Reading | None
     chosen = by_date(question, evidence) or by_count(question, evidence)
     if chosen is None:
         return None
-    choice, sources = chosen
-    located = locate(choice, evidence, question)
+    located = locate(chosen.choice, evidence, question)
     if located.answer is None:
         return None
     # The answer is the choice as the question spells it: the sources may spell it otherwise
     # ("ibnʿArabī", whose closest run of words is "Ibn"), or inside a nickname ('Terrence
     # "Uncle Terry" Richardson', whose closest run is 'Terry" Richardson').
-    return dataclasses.replace(located, answer=choice, sources=sources, decided=True)
+    how = f"compared what each page gives ({chosen.figures})"
+    return dataclasses.replace(located, answer=chosen.choice, sources=chosen.sources, worked_out=how)
 
 
-def by_date(question: str, evidence: Sequence[Evidence]) -> tuple[str, list[Evidence]] | None:
+def by_date(question: str, evidence: Sequence[Evidence]) -> Choice | None:
     """The choice the question asks for by date; None when it is no such choice or the
     evidence lacks a year."""
     earlier, later = bool(_EARLIER.search(question)), bool(_LATER.search(question))
@@ -67,7 +74,7 @@ def by_date(question: str, evidence: Sequence[Evidence]) -> tuple[str, list[Evid
     return _choose(options, evidence, year, smaller=earlier) if options is not None else None
 
 
-def by_count(question: str, evidence: Sequence[Evidence]) -> tuple[str, list[Evidence]] | None:
+def by_count(question: str, evidence: Sequence[Evidence]) -> Choice | None:
     """The choice the question asks for by a count ("more species"); None when it is no
     such choice or either page gives no number of that thing."""
     options = options_offered(question)
@@ -84,14 +91,15 @@ def by_count(question: str, evidence: Sequence[Evidence]) -> tuple[str, list[Evi
 
 def _choose(
     options: tuple[str, str], evidence: Sequence[Evidence], figure: Callable[[str], int | None], *, smaller: bool
-) -> tuple[str, list[Evidence]] | None:
+) -> Choice | None:
     """The option whose own page's figure is the smaller (or larger), and both pages."""
     first, second = (_own_figure(option, evidence, figure) for option in options)
     if first is None or second is None or first[0] == second[0]:
         return None
+    figures = f"{options[0]}: {first[0]}, {options[1]}: {second[0]}"
     if (first[0] < second[0]) == smaller:
-        return options[0], [first[1], second[1]]
-    return options[1], [second[1], first[1]]
+        return Choice(options[0], [first[1], second[1]], figures)
+    return Choice(options[1], [second[1], first[1]], figures)
 
 
 def _own_figure(

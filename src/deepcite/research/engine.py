@@ -219,7 +219,7 @@ class ResearchEngine:
         question = conversation.question
         reading = read_compared(question, evidence)
         if reading is not None:
-            return reading, f"the years or counts the sources give for each choice answer: {reading.answer}"
+            return reading, f"{reading.worked_out}: {reading.answer}"
         sides = two_sides(question, evidence)
         if sides is None:
             return None, ""
@@ -229,7 +229,7 @@ class ResearchEngine:
             await self._complete(side_messages(conversation, evidence, sides, side), READ_TOKENS, usage)
             for side in (0, 1)
         ]
-        return sides.reading(replies), f"read for each side: {sides.summary(replies)}"
+        return sides.reading(replies), f"each side read on its own page: {sides.summary(replies)}"
 
     async def _complete(self, messages: list[ChatMessage], max_tokens: int, usage: _Usage) -> str:
         """The model's whole reply to `messages`, cut at the first line break."""
@@ -256,7 +256,7 @@ class ResearchEngine:
         value: Any = {}
         usage = _Usage()
         messages = json_messages(conversation, evidence, schema)
-        decided: list[Evidence] = []
+        worked: Reading | None = None  # the reading that decided the answer without the model's fill
         relevance = evidence_relevance(question, evidence)
         if relevance >= UNRELATED_BELOW:
             # A choice by date or count, or a verdict read per side, is the answer: it is told
@@ -267,7 +267,7 @@ class ResearchEngine:
             field = _sole_string_field(schema)
             if reading is not None and reading.answer is not None and field is not None:
                 value, messages = {field: reading.answer}, []  # no fill: no prompt to count
-                decided = reading.sources
+                worked = reading
             else:
                 try:
                     # One retry at most: output is grammar-bound for the embedded model, and a small
@@ -295,7 +295,7 @@ class ResearchEngine:
         content = json.dumps(value, ensure_ascii=False)
         # JSON is sent whole, once it validates: a client never sees a half-repaired object.
         yield TextDelta(content)
-        basis: list[FieldBasis] = json_basis(value, question, evidence, decided)
+        basis: list[FieldBasis] = json_basis(value, question, evidence, worked)
         yield Basis(content, basis, [])
         prompt = await asyncio.to_thread(lambda: sum(self.llm.count_tokens(m.content) for m in messages))
         yield Done("stop", usage.prompt + prompt, usage.completion + self.llm.count_tokens(content))

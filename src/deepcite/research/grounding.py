@@ -142,22 +142,39 @@ def content_basis(
     relevance = max((e.relevance for e in reading.sources), default=0.0)
     confidence = fit.rate(reading.answer, sources, relevance, decided=reading.decided)
     pages = len({e.source_key for e in cited})
+    found = (
+        f"was worked out from the sources, not read whole: {reading.worked_out}"
+        if reading.decided
+        else f"is stated in {sources} independent source{'s' if sources != 1 else ''}"
+    )
     reasoning = (
-        f"The answer ({reading.answer!r}) is stated in {sources} independent source{'s' if sources != 1 else ''}; "
-        f"the answer cites {pages} page{'s' if pages != 1 else ''}; the pages read cover {fit.coverage:.0%} "
-        "of the question's terms. Every sentence was checked against the cited text."
+        f"The answer ({reading.answer!r}) {found}; the answer cites {pages} page{'s' if pages != 1 else ''}; "
+        f"the pages read cover {fit.coverage:.0%} of the question's terms. Every sentence was checked against "
+        "the cited text."
     )
     return FieldBasis("content", citations, reasoning, confidence)
 
 
 def value_basis(
-    field: str, value: Any, question: str, evidence: list[Evidence], fit: _Fit, *, decided: bool = False
+    field: str, value: Any, question: str, evidence: list[Evidence], fit: _Fit, worked: Reading | None = None
 ) -> FieldBasis:
-    """The basis of one JSON value: the evidence that states it. `decided`: see `rate`."""
+    """The basis of one JSON value: the evidence that states it, or the pages it was worked out
+    from (`worked`: the reading that decided it, see `rate`)."""
     text = _value_text(value)
+    if worked is not None and text.strip():
+        # The pages compared back it, though none need spell it as the question does ("Ibn
+        # Arabi" is "ibnʿArabī" on its page).
+        citations = _citations([(question, e) for e in worked.sources])
+        relevance = max((e.relevance for e in worked.sources), default=0.0)
+        confidence = fit.rate(text, len(worked.sources), relevance, decided=True)
+        reasoning = (
+            f"The value was worked out from the sources, not read whole: {worked.worked_out}; "
+            f"the pages read cover {fit.coverage:.0%} of the question's terms."
+        )
+        return FieldBasis(field, citations, reasoning, confidence)
     if isinstance(value, bool) or text.strip().lower() in YES_NO:
         answer = text.strip().lower() or ("yes" if value else "no")
-        return _yes_no_basis(field, answer, question, evidence, fit, decided)
+        return _yes_no_basis(field, answer, question, evidence, fit)
     if not text.strip():
         return FieldBasis(field, [], "The field is empty; there is nothing to support.", "low")
     scored = sorted(((e, support_score(text, e.text)) for e in evidence), key=lambda p: -p[1])
@@ -167,7 +184,7 @@ def value_basis(
     sources = len({e.source_key for e, _ in backed})
     citations = _citations([(text, e) for e, _ in backed])
     relevance = max(e.relevance for e, _ in backed)
-    confidence = fit.rate(locate(text, evidence).answer, sources, relevance, decided=decided)
+    confidence = fit.rate(locate(text, evidence).answer, sources, relevance)
     reasoning = (
         f"The value is found in {sources} independent source{'s' if sources != 1 else ''} "
         f"(best match {backed[0][1]:.0%} of its words); the pages read cover {fit.coverage:.0%} of the question's terms."
@@ -175,9 +192,7 @@ def value_basis(
     return FieldBasis(field, citations, reasoning, confidence)
 
 
-def _yes_no_basis(
-    field: str, answer: str, question: str, evidence: list[Evidence], fit: _Fit, decided: bool
-) -> FieldBasis:
+def _yes_no_basis(field: str, answer: str, question: str, evidence: list[Evidence], fit: _Fit) -> FieldBasis:
     """A yes or no states no span of the sources: it compares what the pages most like the question say."""
     best: dict[str, Evidence] = {}
     for e in sorted(evidence, key=lambda e: -e.relevance):
@@ -186,7 +201,7 @@ def _yes_no_basis(
     if not compared:
         return FieldBasis(field, [], "No source was read; the answer is unverified.", "low")
     citations = _citations([(question, e) for e in compared])
-    confidence = fit.rate(answer, len(compared), max(e.relevance for e in compared), decided=decided)
+    confidence = fit.rate(answer, len(compared), max(e.relevance for e in compared))
     reasoning = (
         f"A yes-or-no answer compares what the sources say: it rests on the {len(compared)} "
         f"page{'s' if len(compared) != 1 else ''} closest to the question; the pages read cover {fit.coverage:.0%} "
@@ -195,21 +210,15 @@ def _yes_no_basis(
     return FieldBasis(field, citations, reasoning, confidence)
 
 
-def json_basis(
-    value: Any, question: str, evidence: list[Evidence], compared: Iterable[Evidence] = ()
-) -> list[FieldBasis]:
-    """One entry per top-level field, and one per array element as `field.N`. `compared`:
-    the pages whose figures or sides decided the answer, cited by each top-level field too
-    (the other choice's page states its year, not the answer)."""
+def json_basis(value: Any, question: str, evidence: list[Evidence], worked: Reading | None = None) -> list[FieldBasis]:
+    """One entry per top-level field, and one per array element as `field.N`. `worked`: the
+    reading that decided the answer from the pages it compared (the other choice's page
+    states its year, not the answer), when the answer is its value."""
     items = value.items() if isinstance(value, dict) else [("content", value)]
     fit = _Fit.of(question, evidence)
-    compared = list(compared)
     basis: list[FieldBasis] = []
     for field, field_value in items:
-        entry = value_basis(field, field_value, question, evidence, fit, decided=bool(compared))
-        cited = {c.url for c in entry.citations}
-        also = _citations([(question, e) for e in compared if e.url not in cited])
-        basis.append(dataclasses.replace(entry, citations=entry.citations + also) if also else entry)
+        basis.append(value_basis(field, field_value, question, evidence, fit, worked))
         if isinstance(field_value, list):
             basis.extend(
                 value_basis(f"{field}.{i}", element, question, evidence, fit)

@@ -77,7 +77,13 @@ class Reading:
     sources: list[Evidence]
     model_said: str
     restated: bool = False  # the model said only the question's own words
-    decided: bool = False  # worked out from the sources (compared, read per side), not read whole
+    # How the answer was worked out from the sources (years compared, each side read on its
+    # own page), when it was not read whole; empty otherwise.
+    worked_out: str = ""
+
+    @property
+    def decided(self) -> bool:
+        return bool(self.worked_out)
 
     @property
     def yes_no(self) -> bool:

@@ -72,24 +72,25 @@ class TwoSides:
     def reading(self, replies: Sequence[str]) -> Reading | None:
         """The verdict from each side's reply; None when the replies do not decide it."""
         said = [clean_model_answer(reply) for reply in replies]
+        how = f"each side read on its own page ({self.summary(replies)})"
         if any(not s or NOT_FOUND.lower() in s.lower() for s in said):
             return None
         if self.kind == "same":
             first, second = (set(content_words(s)) for s in said)
             # "Buffalo" and "Buffalo, New York" are the same city.
             verdict = "yes" if first and second and (first <= second or second <= first) else "no"
-            return Reading(verdict, list(self.pages), verdict, decided=True)
+            return Reading(verdict, list(self.pages), verdict, worked_out=how)
         holds = [opening_verdict(s) for s in said]
         if None in holds:
             return None
         if self.kind == "both":
             verdict = "yes" if holds == ["yes", "yes"] else "no"
-            return Reading(verdict, list(self.pages), verdict, decided=True)
+            return Reading(verdict, list(self.pages), verdict, worked_out=how)
         if holds.count("yes") != 1:
             return None
         chosen = holds.index("yes")
         name = self.names[chosen]
-        return Reading(name, [self.pages[chosen], self.pages[1 - chosen]], name, decided=True)
+        return Reading(name, [self.pages[chosen], self.pages[1 - chosen]], name, worked_out=how)
 
     def summary(self, replies: Sequence[str]) -> str:
         return "; ".join(f"{name}: {clean_model_answer(r)}" for name, r in zip(self.names, replies, strict=True))
