@@ -64,6 +64,23 @@ def test_a_choice_by_a_property_is_asked_of_each_page_but_not_a_choice_by_degree
     assert sides.reading(["No", "No"]) is None
 
 
+def test_a_tie_goes_to_the_page_holding_clearly_more_of_the_question_s_words() -> None:
+    # HotpotQA tune: the model said "no" of both; only Howard Fast's page names the pen name.
+    fast = page(3, "Howard Fast", "Howard Fast was an American novelist. Fast also wrote under the pen names "
+                "E. V. Cunningham and Walter Ericson.")
+    esquivel = page(4, "Laura Esquivel", "Laura Esquivel is a Mexican novelist and screenwriter.")
+    question = "Which novelist wrote under the pen name Walter Ericson: Laura Esquivel or Howard Fast?"
+    sides = two_sides(question, [esquivel, fast])
+    assert sides is not None and sides.kind == "choice"
+    chosen = sides.reading(["No", "No"])
+    assert chosen is not None and chosen.answer == "Howard Fast" and chosen.sources == [fast, esquivel]
+    assert "Howard Fast's page holds more of the question's words" in chosen.worked_out
+    # A margin of one word is no evidence either way: the model reads the question whole.
+    near = page(5, "Laura Esquivel", "Laura Esquivel, a novelist, wrote under the pen name Walter.")
+    close = two_sides(question, [near, fast])
+    assert close is not None and close.reading(["Yes", "Yes"]) is None
+
+
 def test_the_verdict_is_a_rule_over_the_two_replies() -> None:
     both = two_sides("Were Gregory La Cava and Mike Judge both actors?", [LA_CAVA, JUDGE])
     same = two_sides("Were Gregory La Cava and Mike Judge from the same city?", [LA_CAVA, JUDGE])

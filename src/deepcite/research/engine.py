@@ -229,7 +229,9 @@ class ResearchEngine:
             await self._complete(side_messages(conversation, evidence, sides, side), READ_TOKENS, usage)
             for side in (0, 1)
         ]
-        return sides.reading(replies), f"each side read on its own page: {sides.summary(replies)}"
+        reading = sides.reading(replies)
+        undecided = f"each side read on its own page, undecided: {sides.summary(replies)}"
+        return reading, reading.worked_out if reading is not None else undecided
 
     async def _complete(self, messages: list[ChatMessage], max_tokens: int, usage: _Usage) -> str:
         """The model's whole reply to `messages`, cut at the first line break."""
