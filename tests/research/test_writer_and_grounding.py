@@ -108,6 +108,10 @@ def test_the_model_answer_is_found_in_the_evidence_in_its_own_words() -> None:
     nickname = [Evidence(1, "https://w.example/terry", "Terry Richardson", terry, terry)]
     assert closest_span("Terry Richardson", terry)[0] == 'Terry" Richardson'
     assert in_evidence_words("Terry Richardson", nickname) == "Terry Richardson"
+    # A name the sources write in the possessive is the name alone, unless the answer is so written.
+    officer = "Robert Suettinger was President Bill Clinton's national intelligence officer. McDonald's sold it."
+    assert closest_span("Bill Clinton", officer) == ("Bill Clinton", 1.0)
+    assert closest_span("McDonald's", officer) == ("McDonald's", 1.0)
 
 
 def test_the_answer_leads_then_verbatim_quotes_that_state_it_with_markers() -> None:

@@ -65,6 +65,7 @@ _NAMES_LAST = re.compile(rf"\s({_TITLED})\s+or\s+({_TITLED})\s*\?$")
 # Two names joined by "or" in a question that asks which: "Which airport Grand Forks
 # International Airport or El Paso International Airport is closer to their town?"
 _WHICH_NAMES = re.compile(rf"^[Ww]hich\b.*?\s({_TITLED})\s+or\s+({_TITLED})")
+_POSSESSIVE = re.compile(r"['\u2019]s$")
 _ASKS_WHICH = re.compile(r"\b(?:which|who|whom|whose)\b", re.I)
 
 
@@ -207,7 +208,7 @@ def beyond_the_question(sentence: str, question: str) -> str:
         best = best[:-1]
     # A possessive before the question's words names the answer: "Bill Clinton's" of "under
     # United States President Bill Clinton's former Governor of Arkansas".
-    return re.sub(r"['\u2019]s$", "", " ".join(best).strip(_TRAILING))
+    return _POSSESSIVE.sub("", " ".join(best).strip(_TRAILING))
 
 
 def fuller_name(answer: str, evidence: Sequence[Evidence], question: str) -> str | None:
@@ -311,6 +312,9 @@ def closest_span(answer: str, text: str) -> tuple[str, float]:
             f1 = 2 * precision * recall / (precision + recall)
             if f1 > best[1]:
                 best = (text[window[0][0] : window[-1][1]].strip(_TRAILING), f1)
+    # "Bill Clinton", not the sources' "Bill Clinton's national intelligence officer".
+    if _POSSESSIVE.search(best[0]) and not _POSSESSIVE.search(answer.strip()):
+        best = (_POSSESSIVE.sub("", best[0]), best[1])
     return best
 
 
