@@ -184,29 +184,59 @@ async def test_an_answer_that_titles_a_page_is_quoted_from_that_page(tmp_path: P
     assert quoted == [team, university]
 
 
-async def test_base_answers_what_the_question_leaves_open_and_cites_both_hops(
-    tmp_path: Path, embedder: SentenceEncoder
+# Two-hop questions base answers from the second page, citing both. HotpotQA tune:
+_BOTH_HOPS = {
+    # the model twice named "Ethiopia", the question's own word, and base abstained; asked for
+    # a sentence, it states what the battle secured.
+    "left open": (
+        {
+            "https://w.example/Giuseppe_Arimondi": (
+                "Giuseppe Arimondi",
+                "Giuseppe Edoardo Arimondi (Savigliano, 26 April 1846 – Adwa, 1 March 1896) was an Italian general, "
+                "mostly known for his role during the First Italo-Ethiopian War. After a long colonial service, he "
+                "died in combat at Adwa, and was posthumously awarded the Gold Medal of Military Valor.",
+            ),
+            "https://w.example/Battle_of_Adwa": (
+                "Battle of Adwa",
+                "The Battle of Adwa was fought on 2 March 1896 between the Ethiopian Empire and the Kingdom of Italy "
+                "near the town of Adwa, Ethiopia, in Tigray. This climactic battle of the First Italo-Ethiopian War, "
+                "was a decisive defeat for Italy and secured Ethiopian sovereignty.",
+            ),
+        },
+        "The battle in which Giuseppe Arimondi lost his life secured what for Ethiopia?",
+        "sovereignty",
+    ),
+    # "Bill Clinton" was taken for the link to the answer; read again, the model said
+    # "Arkansas", the question's own word, and base abstained: the link was the answer.
+    "the link is the answer": (
+        {
+            "https://w.example/Robert_Suettinger": (
+                "Robert Suettinger",
+                "Robert Suettinger was United States President Bill Clinton's national intelligence officer for East "
+                "Asia at the National Intelligence Council (NIC) from 1997-1998. While there, Suettinger oversaw the "
+                "preparation of national intelligence estimates for the director of the Central Intelligence Agency.",
+            ),
+            "https://w.example/Bill_Clinton": (
+                "Bill Clinton",
+                "William Jefferson Clinton (born William Jefferson Blythe III; August 19, 1946) is an American politician "
+                "who served as the 42nd President of the United States from 1993 to 2001. Prior to the presidency, he "
+                "was the Governor of Arkansas during two separate terms, from 1979 to 1981, and again from 1983 to 1992.",
+            ),
+        },
+        "Robert Suettinger was the national intelligence officer under which former Governor of Arkansas?",
+        "Clinton",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(_BOTH_HOPS))
+async def test_base_answers_from_the_second_page_and_cites_both_hops(
+    case: str, tmp_path: Path, embedder: SentenceEncoder
 ) -> None:
-    # HotpotQA tune: the model twice named "Ethiopia", the question's own word, and base
-    # abstained; asked for a sentence, it states what the battle secured.
-    pages = {
-        "https://w.example/Giuseppe_Arimondi": (
-            "Giuseppe Arimondi",
-            "Giuseppe Edoardo Arimondi (Savigliano, 26 April 1846 – Adwa, 1 March 1896) was an Italian general, "
-            "mostly known for his role during the First Italo-Ethiopian War. After a long colonial service, he "
-            "died in combat at Adwa, and was posthumously awarded the Gold Medal of Military Valor.",
-        ),
-        "https://w.example/Battle_of_Adwa": (
-            "Battle of Adwa",
-            "The Battle of Adwa was fought on 2 March 1896 between the Ethiopian Empire and the Kingdom of Italy "
-            "near the town of Adwa, Ethiopia, in Tigray. This climactic battle of the First Italo-Ethiopian War, "
-            "was a decisive defeat for Italy and secured Ethiopian sovereignty.",
-        ),
-    }
-    question = "The battle in which Giuseppe Arimondi lost his life secured what for Ethiopia?"
+    pages, question, answer = _BOTH_HOPS[case]
     events = await research_events(tmp_path / "index.sqlite3", embedder, pages, question)
     basis = next(e for e in events if isinstance(e, Basis))
-    assert "sovereignty" in basis.content.split(".")[0]
+    assert answer in basis.content.split(".")[0]
     assert set(pages) <= {c.url for field in basis.basis for c in field.citations}
 
 
@@ -230,29 +260,3 @@ async def test_a_json_answer_without_the_number_asked_for_is_read_again(
     events = await research_events(tmp_path / "index.sqlite3", embedder, pages, question, json_schema=ANSWER_SCHEMA)
     basis = next(e for e in events if isinstance(e, Basis))
     assert "1,462" in json.loads(basis.content)["answer"]
-
-
-async def test_a_link_that_is_the_answer_stands_when_reading_again_finds_no_other(
-    tmp_path: Path, embedder: SentenceEncoder
-) -> None:
-    # HotpotQA tune: "Bill Clinton" was taken for the link to the answer; read again, the model
-    # said "Arkansas", the question's own word, and base abstained.
-    pages = {
-        "https://w.example/Robert_Suettinger": (
-            "Robert Suettinger",
-            "Robert Suettinger was United States President Bill Clinton's national intelligence officer for East "
-            "Asia at the National Intelligence Council (NIC) from 1997-1998. While there, Suettinger oversaw the "
-            "preparation of national intelligence estimates for the director of the Central Intelligence Agency.",
-        ),
-        "https://w.example/Bill_Clinton": (
-            "Bill Clinton",
-            "William Jefferson Clinton (born William Jefferson Blythe III; August 19, 1946) is an American politician "
-            "who served as the 42nd President of the United States from 1993 to 2001. Prior to the presidency, he "
-            "was the Governor of Arkansas during two separate terms, from 1979 to 1981, and again from 1983 to 1992.",
-        ),
-    }
-    question = "Robert Suettinger was the national intelligence officer under which former Governor of Arkansas?"
-    events = await research_events(tmp_path / "index.sqlite3", embedder, pages, question)
-    basis = next(e for e in events if isinstance(e, Basis))
-    assert "Clinton" in basis.content.split(".")[0]
-    assert set(pages) <= {c.url for field in basis.basis for c in field.citations}
