@@ -226,7 +226,7 @@ class ResearchEngine:
         # Each side is read from its own page alone: with the other pages in view, the small
         # model still says "yes" (La Cava an actor, for the actors he directed).
         replies = [
-            await self._complete(side_messages(conversation, evidence, sides, side), READ_TOKENS, usage)
+            await self._complete(side_messages(conversation, sides, side), READ_TOKENS, usage)
             for side in (0, 1)
         ]
         reading = sides.reading(replies)

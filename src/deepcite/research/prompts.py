@@ -98,12 +98,11 @@ def read_answer_messages(
     return with_step(sources_turns(conversation, evidence), step + (MAY_DECLINE if may_decline else ""))
 
 
-def side_messages(conversation: Conversation, evidence: list[Evidence], sides: TwoSides, side: int) -> list[ChatMessage]:
+def side_messages(conversation: Conversation, sides: TwoSides, side: int) -> list[ChatMessage]:
     """The reading step for one of the two things a question names, from the excerpts of its
     own page: yes or no to a "both" question asked of it alone, the thing that should be the
     same ("nationality"), or whether it is the one a choice asks for."""
-    name, url = sides.names[side], sides.pages[side].url
-    own = [e for e in evidence if e.url == url]
+    name, own = sides.names[side], list(sides.excerpts[side])
     if sides.kind == "both":
         alone = dataclasses.replace(conversation, question=sides.asked_of(name))
         return with_step(sources_turns(alone, own), READ_YES_NO)

@@ -259,12 +259,13 @@ def locate(said: str, evidence: Sequence[Evidence], question: str = "") -> Readi
         # The chosen name's own page states what the question compares, not its namesakes
         # ("Sigmund Freud", not "Sigmund Freud Prize").
         sources.sort(key=lambda e: not title_names(e.title, span))
-        option = offered_option(span, question) or ""
-        own = pages_titled(option, evidence) if not set(content_words(option)) <= set(content_words(span)) else []
-        if own:
-            # A part of a choice is that choice, and its page is the one to cite: "Semyon
-            # Aranovich" is "Semyon Aranovich Gershgorin", not the director "Semyon Aranovich".
-            return Reading(option, [*own, *(e for e in sources if e not in own)], said)
+        # A part of a choice is that choice, and its page is the one to cite: "Semyon
+        # Aranovich" is "Semyon Aranovich Gershgorin", not the director "Semyon Aranovich".
+        option = offered_option(span, question)
+        if option is not None and not set(content_words(option)) <= set(content_words(span)):
+            own = pages_titled(option, evidence)
+            if own:
+                return Reading(option, [*own, *(e for e in sources if e not in own)], said)
     return Reading(span, sources, said)
 
 

@@ -59,9 +59,9 @@ class TwoSides:
     question: str
     spans: tuple[tuple[int, int], tuple[int, int]]  # where the question names each
     pages: tuple[Evidence, Evidence]
+    excerpts: tuple[tuple[Evidence, ...], tuple[Evidence, ...]]  # every excerpt of each page, read alone
     kind: Kind
     shared: str = ""  # for "same": what must be the same ("nationality")
-    texts: tuple[str, str] = ("", "")  # for "choice": each page's excerpts, to settle a tie
 
     @property
     def names(self) -> tuple[str, str]:
@@ -107,7 +107,7 @@ class TwoSides:
         names than the other's; None when neither does."""
         named = {w for name in self.names for w in content_words(name)}
         asked = set(content_words(self.question)) - named
-        first, second = (len(asked & set(content_words(text))) for text in self.texts)
+        first, second = (len(asked & set(content_words(" ".join(e.text for e in own)))) for own in self.excerpts)
         if abs(first - second) < _TIE_MARGIN:
             return None
         return 0 if first > second else 1
@@ -145,9 +145,10 @@ def _joined(question: str, evidence: Sequence[Evidence]) -> TwoSides | None:
     if first[2].url == second[2].url:
         return None
     spans = ((first[0], first[1]), (second[0], second[1]))
+    pages = (first[2], second[2])
     if shared is None:
-        return TwoSides(question, spans, (first[2], second[2]), "both")
-    return TwoSides(question, spans, (first[2], second[2]), "same", shared[1].lower())
+        return TwoSides(question, spans, pages, _own_excerpts(pages, evidence), "both")
+    return TwoSides(question, spans, pages, _own_excerpts(pages, evidence), "same", shared[1].lower())
 
 
 def _namesakes_last(evidence: Sequence[Evidence], question: str) -> list[Evidence]:
@@ -172,5 +173,12 @@ def _offered(question: str, evidence: Sequence[Evidence]) -> TwoSides | None:
         pages.append(page)
     if pages[0].url == pages[1].url:
         return None
-    texts = tuple(" ".join(e.text for e in evidence if e.url == page.url) for page in pages)
-    return TwoSides(question, (spans[0], spans[1]), (pages[0], pages[1]), "choice", texts=(texts[0], texts[1]))
+    two = (pages[0], pages[1])
+    return TwoSides(question, (spans[0], spans[1]), two, _own_excerpts(two, evidence), "choice")
+
+
+def _own_excerpts(
+    pages: tuple[Evidence, Evidence], evidence: Sequence[Evidence]
+) -> tuple[tuple[Evidence, ...], tuple[Evidence, ...]]:
+    first, second = (tuple(e for e in evidence if e.url == page.url) for page in pages)
+    return first, second
