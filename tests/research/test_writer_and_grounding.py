@@ -112,6 +112,9 @@ def test_the_model_answer_is_found_in_the_evidence_in_its_own_words() -> None:
     officer = "Robert Suettinger was President Bill Clinton's national intelligence officer. McDonald's sold it."
     assert closest_span("Bill Clinton", officer) == ("Bill Clinton", 1.0)
     assert closest_span("McDonald's", officer) == ("McDonald's", 1.0)
+    # Of two runs of the same words, the one in the answer's order (HotpotQA tune, core).
+    jump = 'Based on the Japanese magazine "Weekly Shōnen Jump", "Shonen Jump" is retooled for English readers.'
+    assert closest_span("Shonen Jump", jump) == ("Shonen Jump", 1.0)
 
 
 def test_the_answer_leads_then_verbatim_quotes_that_state_it_with_markers() -> None:

@@ -299,6 +299,8 @@ def closest_span(answer: str, text: str) -> tuple[str, float]:
     words = [(m.start(), m.end(), " ".join(map(stem, normalize_name(m.group()).split()))) for m in _WORD.finditer(text)]
     wanted = Counter(target)
     best = ("", 0.0)
+    in_order = False  # of two runs of the answer's words, the one in its order: "Shonen Jump",
+    # not 'Jump", "Shonen' of 'magazine "Weekly Shōnen Jump", "Shonen Jump" is ...'
     n = len(target)
     for length in range(max(1, n - 2), n + 3):
         for i in range(len(words) - length + 1):
@@ -311,8 +313,9 @@ def closest_span(answer: str, text: str) -> tuple[str, float]:
                 continue
             precision, recall = common / len(tokens), common / n
             f1 = 2 * precision * recall / (precision + recall)
-            if f1 > best[1]:
+            if f1 > best[1] or (f1 == best[1] and not in_order and tokens == target):
                 best = (text[window[0][0] : window[-1][1]].strip(_TRAILING), f1)
+                in_order = tokens == target
     # "Bill Clinton", not the sources' "Bill Clinton's national intelligence officer".
     if _POSSESSIVE.search(best[0]) and not _POSSESSIVE.search(answer.strip()):
         best = (_POSSESSIVE.sub("", best[0]), best[1])
