@@ -333,6 +333,10 @@ def test_an_answer_of_only_the_question_words_is_none_unless_it_is_a_choice_offe
     assert options_offered("Are Hot Rod and Wired both magazines?") is None
     apart = "Which musician, Ciaran Gribbin or Brett Scallions, is a member of the post-grunge band Fuel?"
     assert options_offered(apart) == ("Ciaran Gribbin", "Brett Scallions")
+    # A title with a subtitle is one choice (HotpotQA tune).
+    subtitled = "Which film came out first, Still Kicking: Six Artistic Women of Project Arts & Longevity or Time Bombs?"
+    assert options_offered(subtitled) == ("Still Kicking: Six Artistic Women of Project Arts & Longevity", "Time Bombs")
+    assert options_offered("Which is older: the Ford Falcon or the Mini?") == ("the Ford Falcon", "the Mini")
     fuel = "Brett Scallions is the lead singer of Fuel."
     singer = [Evidence(1, "https://a.example/brett", "Brett Scallions", fuel, fuel, relevance=0.7)]
     assert locate("Brett Scallions", singer, apart).answer == "Brett Scallions"

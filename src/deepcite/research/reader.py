@@ -65,6 +65,9 @@ _NAMES_LAST = re.compile(rf"\s({_TITLED})\s+or\s+({_TITLED})\s*\?$")
 # Two names joined by "or" in a question that asks which: "Which airport Grand Forks
 # International Airport or El Paso International Airport is closer to their town?"
 _WHICH_NAMES = re.compile(rf"^[Ww]hich\b.*?\s({_TITLED})\s+or\s+({_TITLED})")
+# The title before a subtitle's colon, set off by a comma: ", Still Kicking: " of "Which film
+# came out first, Still Kicking: Six Artistic Women of Project Arts & Longevity or Time Bombs?".
+_TITLE_BEFORE_COLON = re.compile(r",\s+([A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*):\s+$")
 _POSSESSIVE = re.compile(r"['\u2019]s$")
 _ASKS_WHICH = re.compile(r"\b(?:which|who|whom|whose)\b", re.I)
 
@@ -131,7 +134,10 @@ def options_offered(question: str) -> tuple[str, str] | None:
     patterns = (_OPTIONS, _OPTIONS_APART, _NAMES_LAST, _WHICH_NAMES) if " or " in question else ()
     match = next((m for pattern in patterns if (m := pattern.search(question))), None)
     if match:
-        return _without_the_ask(match[1].strip(), match[2].strip()), match[2].strip()
+        # A title with a subtitle is one choice: "Still Kicking: Six Artistic Women of ...".
+        title = _TITLE_BEFORE_COLON.search(question[: match.start(1)])
+        first = question[title.start(1) : match.end(1)] if title else match[1]
+        return _without_the_ask(first.strip(), match[2].strip()), match[2].strip()
     named = _NAMED_THEN_WHICH.search(question)
     return (named[1], named[2]) if named else None
 
