@@ -43,8 +43,8 @@ def test_the_two_things_are_the_pages_named_around_the_and() -> None:
     assert sides is not None and sides.asked_of("To Shoot an Elephant") == (
         "Are To Shoot an Elephant documentaries about war?"
     )
-    # Not a yes-or-no question about two things, or no page for one of them: read whole.
-    assert two_sides("Who were Gregory La Cava and Mike Judge both?", [LA_CAVA, JUDGE]) is None
+    # Not a question about two things, or no page for one of them: read whole.
+    assert two_sides("Who were Gregory La Cava and Mike Judge?", [LA_CAVA, JUDGE]) is None
     assert two_sides("Was Gregory La Cava an actor?", [LA_CAVA, JUDGE]) is None
     assert two_sides("Were Gregory La Cava and Ed Wood both actors?", [LA_CAVA, JUDGE]) is None
 
@@ -95,6 +95,28 @@ def test_the_verdict_is_a_rule_over_the_two_replies() -> None:
     assert verdict is not None and verdict.sources == [LA_CAVA, JUDGE]  # both pages back it
 
 
+def test_what_two_things_have_in_common_is_what_both_readings_share() -> None:
+    # HotpotQA tune: asked whole, the model named Bob Marley ("Robert Nesta Marley").
+    hetfield = page(1, "James Hetfield", "James Alan Hetfield is an American musician, singer, and songwriter.")
+    marley = page(2, "Bob Marley", "Robert Nesta Marley was a Jamaican singer, songwriter and musician.")
+    sides = two_sides("What are both James Hetfield and Bob Marley?", [marley, hetfield])
+    assert sides is not None and sides.kind == "common" and sides.asked_of("Bob Marley") == "What are Bob Marley?"
+    common = sides.reading(["American musician, singer, and songwriter", "Jamaican singer, songwriter and musician"])
+    assert common is not None and common.answer == "musician, singer, and songwriter"
+    assert {e.url for e in common.sources} == {hetfield.url, marley.url}
+    asked = two_sides("What occupation do Gregory La Cava and Mike Judge share?", [LA_CAVA, JUDGE])
+    assert asked is not None and asked.kind == "common"
+    # Of the two runs, the one with fewer words besides the shared ones (the other names a nationality).
+    curtis = page(3, "Peter Curtis", "Peter Curtis is a former British professional tennis player.")
+    draper = page(4, "Scott Draper", "Scott Draper is an Australian former professional tennis player.")
+    players = two_sides("Peter Curtis and Scott Draper are both what?", [curtis, draper])
+    assert players is not None
+    shared = players.reading(["former British professional tennis player", "Australian former professional tennis player"])
+    assert shared is not None and shared.answer == "former professional tennis player"
+    assert players.reading(["tennis player", "golfer"]) is None  # nothing shared: the model reads whole
+    assert two_sides("Which of Peter Curtis and Scott Draper both won, A or B?", [curtis, draper]) is None
+
+
 async def test_base_reads_a_same_question_per_side_and_cites_both_pages(tmp_path: Path, embedder: SentenceEncoder) -> None:
     # HotpotQA tune: asked whole, the model said "yes".
     pages = {
@@ -134,4 +156,26 @@ async def test_base_answers_a_choice_by_a_property_from_each_page(tmp_path: Path
     assert any(isinstance(e, Progress) and "Dirty Pretty Things: Yes" in e.message for e in events)
     basis = next(e for e in events if isinstance(e, Basis))
     assert basis.content.startswith("Dirty Pretty Things")
+    assert set(pages) <= {c.url for field in basis.basis for c in field.citations}
+
+
+async def test_base_answers_what_two_things_share_from_each_page(tmp_path: Path, embedder: SentenceEncoder) -> None:
+    # HotpotQA tune: asked whole, the model answered with Bob Marley's full name.
+    pages = {
+        "https://w.example/Hetfield": (
+            "James Hetfield",
+            "James Alan Hetfield (born August 3, 1963) is an American musician, singer, and songwriter known for "
+            "being the co-founder, lead vocalist, rhythm guitarist, and main songwriter for the heavy metal band Metallica.",
+        ),
+        "https://w.example/Marley": (
+            "Bob Marley",
+            "Robert Nesta Marley (6 February 1945 – 11 May 1981) was a Jamaican singer, songwriter and musician.",
+        ),
+    }
+    question = "What are both James Hetfield and Bob Marley?"
+    events = await research_events(tmp_path / "index.sqlite3", embedder, pages, question)
+    assert any(isinstance(e, Progress) and "each side read on its own page" in e.message for e in events)
+    basis = next(e for e in events if isinstance(e, Basis))
+    assert "Robert Nesta Marley" not in basis.content.split(".")[0]
+    assert {"musician", "singer"} & set(basis.content.split(".")[0].lower().replace(",", " ").split())
     assert set(pages) <= {c.url for field in basis.basis for c in field.citations}

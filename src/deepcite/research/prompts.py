@@ -33,6 +33,9 @@ READ_CHOICE = "Reply with only the one the sources point to: {} or {}."
 # A question about two things asked of one of them (see `sides`).
 READ_SHARED = "Reply with only the {} the sources give for {}: a few words."
 READ_IS_IT = "Is it {}? Reply with only yes or no."
+# What two things have in common, asked of one alone: told so, the model no longer answers
+# "What are Bob Marley?" with "Robert Nesta Marley".
+READ_OF_ONE = "Reply with only the answer: a few words copied exactly from the sources, not the name of {}."
 # Offered only when the evidence is weakly related to the question: a small model offered
 # a way out takes it even when the answer is there (measured on HotpotQA: most abstained).
 MAY_DECLINE = f" Reply {NOT_FOUND} if no source is about the subject of the question."
@@ -100,12 +103,13 @@ def read_answer_messages(
 
 def side_messages(conversation: Conversation, sides: TwoSides, side: int) -> list[ChatMessage]:
     """The reading step for one of the two things a question names, from the excerpts of its
-    own page: yes or no to a "both" question asked of it alone, the thing that should be the
-    same ("nationality"), or whether it is the one a choice asks for."""
+    own page: yes or no to a "both" question asked of it alone, the answer to a question of
+    what the two have in common asked of it alone, the thing that should be the same
+    ("nationality"), or whether it is the one a choice asks for."""
     name, own = sides.names[side], list(sides.excerpts[side])
-    if sides.kind == "both":
+    if sides.kind in ("both", "common"):
         alone = dataclasses.replace(conversation, question=sides.asked_of(name))
-        return with_step(sources_turns(alone, own), READ_YES_NO)
+        return with_step(sources_turns(alone, own), READ_YES_NO if sides.kind == "both" else READ_OF_ONE.format(name))
     step = READ_SHARED.format(sides.shared, name) if sides.kind == "same" else READ_IS_IT.format(name)
     return with_step(sources_turns(conversation, own), step)
 

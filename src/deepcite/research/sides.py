@@ -5,6 +5,8 @@
   gives is the same.
 - "Which band is from England, Fireflight or Dirty Pretty Things?": the one of which the
   question holds ("Is it Fireflight?"), when exactly one does.
+- "What occupation was shared by David Yates and Pietro Germi?": the words the two readings
+  share ("director" of "film director" and "actor, screenwriter and director").
 
 Asked whole, the small model says "yes" far more often than the sources allow, and picks
 between two names nearly at random. Asked of one page at a time, it reads well, and the
@@ -27,6 +29,7 @@ from deepcite.research.reader import (
     Reading,
     asks_yes_or_no,
     clean_model_answer,
+    locate,
     opening_verdict,
     options_offered,
     pages_titled,
@@ -44,7 +47,11 @@ _BY_DEGREE = re.compile(
     re.I,
 )
 
-Kind = Literal["both", "same", "choice"]
+# What two things have in common, asked openly: "Peter Curtis and Scott Draper are both what?".
+_IN_COMMON = re.compile(r"\b(?:both|in\s+common|share[sd]?)\b", re.I)
+_REPLY_WORD = re.compile(r"\w[\w'’-]*")
+
+Kind = Literal["both", "same", "choice", "common"]
 # When the model says the same of both choices, the page that holds this many more of the
 # question's other words is the one it asks for: HotpotQA tune 0-211, 5 such ties among 14
 # choices by a property, 4 with such a margin, all 4 right ("pen name Walter Ericson" is on
@@ -69,8 +76,9 @@ class TwoSides:
         return self.question[a:b], self.question[c:d]
 
     def asked_of(self, name: str) -> str:
-        """A "both" question about one side alone: "Are Aloinopsis ice plants?" of "Are both
-        Aloinopsis and Eriogonum ice plants?"."""
+        """The question about one side alone: "Are Aloinopsis ice plants?" of "Are both
+        Aloinopsis and Eriogonum ice plants?", "What are Bob Marley?" of "What are both James
+        Hetfield and Bob Marley?"."""
         start, end = self.spans[0][0], self.spans[1][1]
         alone = f"{self.question[:start]}{name}{self.question[end:]}"
         return " ".join(_BOTH.sub("", alone).split())
@@ -81,6 +89,8 @@ class TwoSides:
         how = f"each side read on its own page ({self.summary(replies)})"
         if any(not s or NOT_FOUND.lower() in s.lower() for s in said):
             return None
+        if self.kind == "common":
+            return self._in_common(said, how)
         if self.kind == "same":
             first, second = (set(content_words(s)) for s in said)
             # "Buffalo" and "Buffalo, New York" are the same city.
@@ -101,6 +111,27 @@ class TwoSides:
             chosen, how = tied, f"{how}; {self.names[tied]}'s page holds more of the question's words"
         name = self.names[chosen]
         return Reading(name, [self.pages[chosen], self.pages[1 - chosen]], name, worked_out=how)
+
+    def _in_common(self, said: Sequence[str], how: str) -> Reading | None:
+        """What both replies say, as the shorter of the two runs that hold every word they
+        share, in its page's words; None when they share none."""
+        words = [[(m.start(), m.end(), set(content_words(m.group()))) for m in _REPLY_WORD.finditer(s)] for s in said]
+        first, second = (set().union(*(w for _, _, w in side)) for side in words)
+        common = first & second
+        if not common:
+            return None
+        runs = []
+        for side, reply in enumerate(words):
+            held = [i for i, (_, _, w) in enumerate(reply) if w & common]
+            first_word, last_word = reply[held[0]], reply[held[-1]]
+            runs.append((held[-1] - held[0], side, said[side][first_word[0] : last_word[1]]))
+        # The run with fewer words besides the shared: "former professional tennis player" of
+        # "Australian former professional tennis player", not "former British professional ...".
+        _, side, run = min(runs)
+        located = locate(run, self.excerpts[side], self.question)
+        if located.answer is None:
+            return None
+        return Reading(located.answer, [*located.sources, self.pages[1 - side]], located.answer, worked_out=how)
 
     def _by_the_question_words(self) -> int | None:
         """The side whose page holds `_TIE_MARGIN` more of the question's words besides the
@@ -123,11 +154,16 @@ def two_sides(question: str, evidence: Sequence[Evidence]) -> TwoSides | None:
 
 
 def _joined(question: str, evidence: Sequence[Evidence]) -> TwoSides | None:
-    """A "both" or "same" yes-or-no question: the pages it names just before and just after
-    its "and"."""
+    """A "both" or "same" yes-or-no question, or one asking what two things have in common:
+    the pages it names just before and just after its "and"."""
     joint = question.find(" and ")
-    shared = _SAME.search(question)
-    if not asks_yes_or_no(question) or joint < 0 or (shared is None and not _BOTH.search(question)):
+    yes_no = asks_yes_or_no(question)
+    shared = _SAME.search(question) if yes_no else None
+    if yes_no and shared is None and not _BOTH.search(question):
+        return None
+    if not yes_no and (not _IN_COMMON.search(question) or options_offered(question) is not None):
+        return None
+    if joint < 0:
         return None
     named: list[tuple[int, int, Evidence]] = []
     for e in _namesakes_last(evidence, question):
@@ -146,9 +182,12 @@ def _joined(question: str, evidence: Sequence[Evidence]) -> TwoSides | None:
         return None
     spans = ((first[0], first[1]), (second[0], second[1]))
     pages = (first[2], second[2])
+    excerpts = _own_excerpts(pages, evidence)
+    if not yes_no:
+        return TwoSides(question, spans, pages, excerpts, "common")
     if shared is None:
-        return TwoSides(question, spans, pages, _own_excerpts(pages, evidence), "both")
-    return TwoSides(question, spans, pages, _own_excerpts(pages, evidence), "same", shared[1].lower())
+        return TwoSides(question, spans, pages, excerpts, "both")
+    return TwoSides(question, spans, pages, excerpts, "same", shared[1].lower())
 
 
 def _namesakes_last(evidence: Sequence[Evidence], question: str) -> list[Evidence]:
