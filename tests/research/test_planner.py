@@ -47,6 +47,15 @@ def test_each_name_a_question_compares_is_searched_on_its_own() -> None:
     assert any(q.startswith('"For Against" ') for q in queries)
 
 
+def test_a_participle_opening_the_question_names_nothing() -> None:
+    born = "Born on 6 March 1937, this man was also a citizen of the United Kingdom?"
+    assert question_entities(born) == ["March 1937", "United Kingdom"]
+    assert question_entities("Considered the strongest recorded cyclone, which cyclone had a film?") == []
+    # A name that opens a question stays one.
+    assert question_entities("Reading is a town in which county?") == ["Reading"]
+    assert question_entities("Ed Wood directed which film?") == ["Ed Wood"]
+
+
 def test_leading_sentence_words_are_still_dropped() -> None:
     assert entities("The The Denver Broncos won. What Is The Answer") == ["Denver Broncos", "Answer"]
 

@@ -33,6 +33,15 @@ _MONTHS = {"january", "february", "march", "april", "may", "june", "july", "augu
            "october", "november", "december"}
 
 
+# A question that opens on a participle ("Born on 6 March 1937, this man ...", "Considered the
+# strongest recorded cyclone, which ...") names nothing with it: searched as a quoted phrase,
+# "Born on 6 March 1937" is written by no page.
+_PARTICIPLE_OPENING = re.compile(
+    r"^\W*(?:[A-Z][a-z]{2,}(?:ed|ing)|Born|Known|Built|Written|Made|Set|Held|Led|Given|Taken|Shown|Seen)"
+    r"(?=\s+(?:on|in|at|by|as|from|to|for|the|a|an|with|after|during)\b|\s+[\"“])"
+)
+
+
 def _to_sentence_end(words: list[str]) -> list[str]:
     for i, word in enumerate(words[:-1]):
         letters = word.rstrip(".")
@@ -81,7 +90,7 @@ def _joined_phrases(question: str) -> dict[str, str]:
     """Each of the question's entities -> the phrase it was named in: "Local H" -> "Local H
     and For Against"; an entity named alone is its own phrase."""
     found: dict[str, str] = {}
-    for entity in entities(question):
+    for entity in entities(_PARTICIPLE_OPENING.sub(lambda m: m[0].lower(), question, count=1)):
         parts = [part for part in entity.split(" and ") if len(part) > 2]
         for name in [*parts, entity] if len(parts) > 1 else [entity]:
             found.setdefault(name, entity)
