@@ -5,8 +5,8 @@
   gives is the same.
 - "Which band is from England, Fireflight or Dirty Pretty Things?": the one of which the
   question holds ("Is it Fireflight?"), when exactly one does.
-- "What occupation was shared by David Yates and Pietro Germi?": the words the two readings
-  share ("director" of "film director" and "actor, screenwriter and director").
+- "What are both James Hetfield and Bob Marley?": the words the two readings share ("American
+  musician, singer, and songwriter", "Jamaican singer, songwriter and musician").
 
 Asked whole, the small model says "yes" far more often than the sources allow, and picks
 between two names nearly at random. Asked of one page at a time, it reads well, and the
@@ -115,16 +115,15 @@ class TwoSides:
     def _in_common(self, said: Sequence[str], how: str) -> Reading | None:
         """What both replies say, as the shorter of the two runs that hold every word they
         share, in its page's words; None when they share none."""
-        words = [[(m.start(), m.end(), set(content_words(m.group()))) for m in _REPLY_WORD.finditer(s)] for s in said]
-        first, second = (set().union(*(w for _, _, w in side)) for side in words)
-        common = first & second
+        words = [[(m, set(content_words(m.group()))) for m in _REPLY_WORD.finditer(s)] for s in said]
+        common = set.intersection(*(set().union(*(w for _, w in reply)) for reply in words))
         if not common:
             return None
         runs = []
         for side, reply in enumerate(words):
-            held = [i for i, (_, _, w) in enumerate(reply) if w & common]
-            first_word, last_word = reply[held[0]], reply[held[-1]]
-            runs.append((held[-1] - held[0], side, said[side][first_word[0] : last_word[1]]))
+            held = [i for i, (_, w) in enumerate(reply) if w & common]
+            start, end = reply[held[0]][0].start(), reply[held[-1]][0].end()
+            runs.append((held[-1] - held[0], side, said[side][start:end]))
         # The run with fewer words besides the shared: "former professional tennis player" of
         # "Australian former professional tennis player", not "former British professional ...".
         _, side, run = min(runs)
