@@ -115,6 +115,7 @@ def test_what_two_things_have_in_common_is_what_both_readings_share() -> None:
     assert shared is not None and shared.answer == "former professional tennis player"
     assert players.reading(["tennis player", "golfer"]) is None  # nothing shared: the model reads whole
     assert two_sides("Which of Peter Curtis and Scott Draper both won, A or B?", [curtis, draper]) is None
+    assert two_sides("Both Peter Curtis and Scott Draper are golfers?", [curtis, draper]) is None
 
 
 async def test_base_reads_a_same_question_per_side_and_cites_both_pages(tmp_path: Path, embedder: SentenceEncoder) -> None:

@@ -49,6 +49,8 @@ _BY_DEGREE = re.compile(
 
 # What two things have in common, asked openly: "Peter Curtis and Scott Draper are both what?".
 _IN_COMMON = re.compile(r"\b(?:both|in\s+common|share[sd]?)\b", re.I)
+# It asks for something: "Both Sorbaria and Goldenrod are a genus of ...?" is a yes or no.
+_ASKS = re.compile(r"\b(?:what|which|who|whom|where|when|how)\b", re.I)
 _REPLY_WORD = re.compile(r"\w[\w'’-]*")
 
 Kind = Literal["both", "same", "choice", "common"]
@@ -160,7 +162,7 @@ def _joined(question: str, evidence: Sequence[Evidence]) -> TwoSides | None:
     shared = _SAME.search(question) if yes_no else None
     if yes_no and shared is None and not _BOTH.search(question):
         return None
-    if not yes_no and (not _IN_COMMON.search(question) or options_offered(question) is not None):
+    if not yes_no and not (_IN_COMMON.search(question) and _ASKS.search(question) and options_offered(question) is None):
         return None
     if joint < 0:
         return None
