@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pytest
 from tests.support.real_engine import research_events
 
 from deepcite.llm.encoder import SentenceEncoder
@@ -118,65 +120,57 @@ def test_what_two_things_have_in_common_is_what_both_readings_share() -> None:
     assert two_sides("Both Peter Curtis and Scott Draper are golfers?", [curtis, draper]) is None
 
 
-async def test_base_reads_a_same_question_per_side_and_cites_both_pages(tmp_path: Path, embedder: SentenceEncoder) -> None:
-    # HotpotQA tune: asked whole, the model said "yes".
-    pages = {
-        "https://w.example/Goo_Goo_Dolls": (
-            "Goo Goo Dolls",
-            "The Goo Goo Dolls are an American rock band formed in 1986 in Buffalo, New York, by guitarist Johnny Rzeznik.",
-        ),
-        "https://w.example/Echosmith": (
-            "Echosmith",
-            "Echosmith is an American indie pop band formed in February 2009 in Chino, California, by the Sierota siblings.",
-        ),
-    }
-    question = "Were Goo Goo Dolls and Echosmith formed in the same city?"
+_GOO_GOO_DOLLS = {  # HotpotQA tune: asked whole, the model said "yes".
+    "https://w.example/Goo_Goo_Dolls": (
+        "Goo Goo Dolls",
+        "The Goo Goo Dolls are an American rock band formed in 1986 in Buffalo, New York, by guitarist Johnny Rzeznik.",
+    ),
+    "https://w.example/Echosmith": (
+        "Echosmith",
+        "Echosmith is an American indie pop band formed in February 2009 in Chino, California, by the Sierota siblings.",
+    ),
+}
+_FIREFLIGHT = {  # HotpotQA: asked whole, the model answered "Fireflight".
+    "https://w.example/Fireflight": (
+        "Fireflight",
+        "Fireflight is an American Christian rock band formed in "
+        "Eustis, Florida in 1999. The band is signed by Flicker Records.",
+    ),
+    "https://w.example/DPT": (
+        "Dirty Pretty Things (band)",
+        "Dirty Pretty Things were an English band fronted by Carl Barât, a member of The Libertines.",
+    ),
+}
+_HETFIELD = {  # HotpotQA tune: asked whole, the model answered with Bob Marley's full name.
+    "https://w.example/Hetfield": (
+        "James Hetfield",
+        "James Alan Hetfield (born August 3, 1963) is an American musician, singer, and songwriter known for "
+        "being the co-founder, lead vocalist, rhythm guitarist, and main songwriter for the heavy metal band Metallica.",
+    ),
+    "https://w.example/Marley": (
+        "Bob Marley",
+        "Robert Nesta Marley (6 February 1945 – 11 May 1981) was a Jamaican singer, songwriter and musician.",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("pages", "question", "replies", "opening"),
+    [
+        (_GOO_GOO_DOLLS, "Were Goo Goo Dolls and Echosmith formed in the same city?", ["Buffalo", "Chino"], r"^no\b"),
+        (_FIREFLIGHT, "Which band is from England, Fireflight or Dirty Pretty Things?", ["Dirty Pretty Things: Yes"],
+         r"^Dirty Pretty Things"),
+        (_HETFIELD, "What are both James Hetfield and Bob Marley?", [], r"^(?!.*Robert Nesta Marley).*(musician|singer)"),
+    ],
+    ids=["same", "choice", "common"],
+)
+async def test_base_reads_each_side_on_its_own_page_and_cites_both(
+    tmp_path: Path, embedder: SentenceEncoder, pages: dict[str, tuple[str, str]], question: str,
+    replies: list[str], opening: str,
+) -> None:
     events = await research_events(tmp_path / "index.sqlite3", embedder, pages, question)
     progress = next(e.message for e in events if isinstance(e, Progress) and "each side read on its own page" in e.message)
-    assert "Buffalo" in progress and "Chino" in progress
+    assert all(reply in progress for reply in replies)
     basis = next(e for e in events if isinstance(e, Basis))
-    assert basis.content.split()[0].strip(",.").lower() == "no"
-    assert set(pages) <= {c.url for field in basis.basis for c in field.citations}
-
-
-async def test_base_answers_a_choice_by_a_property_from_each_page(tmp_path: Path, embedder: SentenceEncoder) -> None:
-    # HotpotQA: asked whole, the model answered "Fireflight".
-    pages = {
-        "https://w.example/Fireflight": (
-            "Fireflight",
-            "Fireflight is an American Christian rock band formed in "
-            "Eustis, Florida in 1999. The band is signed by Flicker Records.",
-        ),
-        "https://w.example/DPT": (
-            "Dirty Pretty Things (band)",
-            "Dirty Pretty Things were an English band fronted by Carl Barât, a member of The Libertines.",
-        ),
-    }
-    question = "Which band is from England, Fireflight or Dirty Pretty Things?"
-    events = await research_events(tmp_path / "index.sqlite3", embedder, pages, question)
-    assert any(isinstance(e, Progress) and "Dirty Pretty Things: Yes" in e.message for e in events)
-    basis = next(e for e in events if isinstance(e, Basis))
-    assert basis.content.startswith("Dirty Pretty Things")
-    assert set(pages) <= {c.url for field in basis.basis for c in field.citations}
-
-
-async def test_base_answers_what_two_things_share_from_each_page(tmp_path: Path, embedder: SentenceEncoder) -> None:
-    # HotpotQA tune: asked whole, the model answered with Bob Marley's full name.
-    pages = {
-        "https://w.example/Hetfield": (
-            "James Hetfield",
-            "James Alan Hetfield (born August 3, 1963) is an American musician, singer, and songwriter known for "
-            "being the co-founder, lead vocalist, rhythm guitarist, and main songwriter for the heavy metal band Metallica.",
-        ),
-        "https://w.example/Marley": (
-            "Bob Marley",
-            "Robert Nesta Marley (6 February 1945 – 11 May 1981) was a Jamaican singer, songwriter and musician.",
-        ),
-    }
-    question = "What are both James Hetfield and Bob Marley?"
-    events = await research_events(tmp_path / "index.sqlite3", embedder, pages, question)
-    assert any(isinstance(e, Progress) and "each side read on its own page" in e.message for e in events)
-    basis = next(e for e in events if isinstance(e, Basis))
-    assert "Robert Nesta Marley" not in basis.content.split(".")[0]
-    assert {"musician", "singer"} & set(basis.content.split(".")[0].lower().replace(",", " ").split())
+    assert re.search(opening, basis.content.split(".")[0], re.I)
     assert set(pages) <= {c.url for field in basis.basis for c in field.citations}
