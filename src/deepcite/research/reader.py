@@ -305,8 +305,9 @@ def closest_span(answer: str, text: str) -> tuple[str, float]:
     words = [(m.start(), m.end(), " ".join(map(stem, normalize_name(m.group()).split()))) for m in _WORD.finditer(text)]
     wanted = Counter(target)
     best = ("", 0.0)
-    in_order = False  # of two runs of the answer's words, the one in its order: "Shonen Jump",
-    # not 'Jump", "Shonen' of 'magazine "Weekly Shōnen Jump", "Shonen Jump" is ...'
+    # Of two runs of the answer's words, the one in its order: "Shonen Jump", not 'Jump", "Shonen'
+    # of 'magazine "Weekly Shōnen Jump", "Shonen Jump" is ...'.
+    in_order = False
     n = len(target)
     for length in range(max(1, n - 2), n + 3):
         for i in range(len(words) - length + 1):
