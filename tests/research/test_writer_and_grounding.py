@@ -115,6 +115,9 @@ def test_the_model_answer_is_found_in_the_evidence_in_its_own_words() -> None:
     # Of two runs of the same words, the one in the answer's order (HotpotQA tune, core).
     jump = 'Based on the Japanese magazine "Weekly Shōnen Jump", "Shonen Jump" is retooled for English readers.'
     assert closest_span("Shonen Jump", jump) == ("Shonen Jump", 1.0)
+    # A run of words stays in one sentence (SQuAD, lite: "are Doctor Who's oldest villains. The Da...").
+    villains = "Many monsters are Doctor Who's oldest villains. The Daleks came first, in 1963."
+    assert closest_span("the Daleks are Doctor Who's oldest villains", villains)[0] == "are Doctor Who's oldest villains"
 
 
 def test_the_answer_leads_then_verbatim_quotes_that_state_it_with_markers() -> None:

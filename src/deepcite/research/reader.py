@@ -8,6 +8,7 @@ answer: the caller abstains rather than repeat the model's memory.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import re
 import string
@@ -18,7 +19,7 @@ from typing import Any
 from deepcite.research.evidence import Evidence
 from deepcite.research.links import title_names
 from deepcite.research.planner import entities
-from deepcite.research.text import content_words, normalize_answer, normalize_name, stem
+from deepcite.research.text import content_words, normalize_answer, normalize_name, split_sentences, stem
 
 NOT_FOUND = "NOT FOUND"
 # Token F1 a run of evidence words needs to stand in for what the model wrote.
@@ -302,7 +303,13 @@ def closest_span(answer: str, text: str) -> tuple[str, float]:
     target = [stem(w) for w in normalize_name(answer).split()]
     if not target:
         return "", 0.0
-    words = [(m.start(), m.end(), " ".join(map(stem, normalize_name(m.group()).split()))) for m in _WORD.finditer(text)]
+    # Each word with its sentence: a span never runs across two ("are Doctor Who's oldest
+    # villains. The Da..." was the model's "the Daleks are Doctor Who's oldest villains").
+    ends = [end for _, end in split_sentences(text)]
+    words = [
+        (m.start(), m.end(), " ".join(map(stem, normalize_name(m.group()).split())), bisect.bisect_left(ends, m.end()))
+        for m in _WORD.finditer(text)
+    ]
     wanted = Counter(target)
     best = ("", 0.0)
     # Of two runs of the answer's words, the one in its order: "Shonen Jump", not 'Jump", "Shonen'
@@ -312,9 +319,11 @@ def closest_span(answer: str, text: str) -> tuple[str, float]:
     for length in range(max(1, n - 2), n + 3):
         for i in range(len(words) - length + 1):
             window = words[i : i + length]
+            if window[0][3] != window[-1][3]:
+                continue
             if length > 1 and {window[0][2], window[-1][2]} & _JOINERS:
                 continue  # "and author" is no answer: a span never opens or ends on a joiner
-            tokens = [t for _, _, w in window for t in w.split()]
+            tokens = [t for _, _, w, _ in window for t in w.split()]
             common = sum((Counter(tokens) & wanted).values())
             if not common:
                 continue
