@@ -89,13 +89,17 @@ def test_question_words_are_not_taken_for_entities() -> None:
 def test_a_lead_is_taken_for_the_bridge_only_when_its_own_page_was_read() -> None:
     # The founder's page is in the evidence: the answer may be there, so the model reads again.
     founder = Evidence(1, FOUNDER, "Mira Castellan", PAGES[FOUNDER][1], PAGES[FOUNDER][1])
-    assert is_bridge("Mira Castellan", ["Mira Castellan", "Vellport Academy"], [founder])
+    assert is_bridge("Mira Castellan", QUESTION, ["Mira Castellan", "Vellport Academy"], [founder])
     # A lead that names the answer, with no page of its own, is just the answer.
-    assert not is_bridge("Vellport Academy", ["Mira Castellan", "Vellport Academy"], [founder])
-    assert not is_bridge("Vellport", ["Mira Castellan"], [founder])
+    assert not is_bridge("Vellport Academy", QUESTION, ["Mira Castellan", "Vellport Academy"], [founder])
+    assert not is_bridge("Vellport", QUESTION, ["Mira Castellan"], [founder])
     # An answer that opens with the lead names it, with more words after.
-    assert is_bridge("Mira Castellan (founder", ["Mira Castellan"], [founder])
-    assert not is_bridge("Mira Castellanos", ["Mira Castellan"], [founder])
+    assert is_bridge("Mira Castellan (founder", QUESTION, ["Mira Castellan"], [founder])
+    assert not is_bridge("Mira Castellanos", QUESTION, ["Mira Castellan"], [founder])
+    # One of the choices a question offers is what it asks for (HotpotQA: re-read, "Langston
+    # Hughes or Ian McEwan" flipped to the other).
+    choice = "Who founded more schools, Mira Castellan or Tomas Reyne?"
+    assert not is_bridge("Mira Castellan", choice, ["Mira Castellan"], [founder])
 
 
 def test_a_runner_up_page_leads_on_only_to_a_page_that_explains_the_rest_of_the_question() -> None:

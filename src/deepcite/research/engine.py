@@ -47,6 +47,7 @@ from deepcite.research.reader import (
     beyond_the_question,
     clean_model_answer,
     in_evidence_words,
+    is_choice,
     locate,
     options_offered,
     states_number,
@@ -195,7 +196,7 @@ class ResearchEngine:
             # Kept only when it is a number: else the first reading stands.
             if counted.answer is not None and states_number(counted.answer):
                 read, said, reading = recount, said_again, counted
-        if reading.answer is not None and is_bridge(reading.answer, leads, evidence):
+        if reading.answer is not None and is_bridge(reading.answer, question, leads, evidence):
             # A small model answers the first hop ("who founded it?") when asked the second
             # ("where was its founder born?"): the bridge it led to is not the answer.
             notes.append(f"{reading.answer} is the link, not the answer; reading again")
@@ -309,7 +310,7 @@ class ResearchEngine:
         return (
             locate(answer, evidence, question).restated
             or _not_the_number(answer, question)
-            or is_bridge(answer, leads, evidence)
+            or is_bridge(answer, question, leads, evidence)
         )
 
     async def _next_search(self, conversation: Conversation, evidence: list[Evidence]) -> str | None:
@@ -351,16 +352,18 @@ def evidence_relevance(question: str, evidence: list[Evidence]) -> float:
     return best
 
 
-def is_bridge(answer: str, leads: list[str], evidence: list[Evidence]) -> bool:
+def is_bridge(answer: str, question: str, leads: list[str], evidence: list[Evidence]) -> bool:
     """Whether `answer` names one of the entities followed to reach the evidence, and the
     evidence holds that entity's own page: then the answer may be in that page instead.
 
     A lead's name is often the answer itself ("Continental Army", named by the page that
     answers); reading again then only costs a call. An answer that opens with a lead of two
-    words or more names it too ("Tata Consultancy Services Limited (TCS").
+    words or more names it too ("Tata Consultancy Services Limited (TCS"). One of the choices
+    the question offers is what it asks for, never a link: read again, "Langston Hughes or
+    Ian McEwan" flipped to the other.
     """
     said = normalize_answer(answer)
-    if not said:
+    if not said or is_choice(answer, question):
         return False
     for lead in leads:
         name = normalize_answer(lead)
