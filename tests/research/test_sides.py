@@ -160,7 +160,8 @@ _HETFIELD = {  # HotpotQA tune: asked whole, the model answered with Bob Marley'
         (_GOO_GOO_DOLLS, "Were Goo Goo Dolls and Echosmith formed in the same city?", ["Buffalo", "Chino"], r"^no\b"),
         (_FIREFLIGHT, "Which band is from England, Fireflight or Dirty Pretty Things?", ["Dirty Pretty Things: Yes"],
          r"^Dirty Pretty Things"),
-        (_HETFIELD, "What are both James Hetfield and Bob Marley?", [], r"^(?!.*Robert Nesta Marley).*(musician|singer)"),
+        (_HETFIELD, "What are both James Hetfield and Bob Marley?", ["James Hetfield:", "Bob Marley:"],
+         r"^(?!.*Robert Nesta Marley).*(musician|singer)"),
     ],
     ids=["same", "choice", "common"],
 )
